@@ -99,7 +99,9 @@ class RunSummary:
 def hub_allowed(option: bool | None) -> bool:
     if option is not None:
         return option
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() not in {"1", "true", "yes", "on"}
+    from harness.hub import offline_reason
+
+    return offline_reason() is None
 
 
 def models_dirs_from(option: Iterable[Path]) -> list[Path]:
@@ -355,13 +357,19 @@ def run(
     from harness.registry import load_registry
     from harness.tasks import DataError, TaskUnavailable, load_pairs
 
+    _quiet_libraries()
     summary = RunSummary()
     specs = load_registry(options.registry_dir)
     models, missing = select_models(specs, options)
     for name in missing:
         say(f"harness: --model {name}: not in the registry and not a Hub id (org/name)")
         summary.outcomes.append(ModelOutcome(key=name, name=name, status="error", reason="unknown model"))
-    tasks = select_tasks(options)
+    try:
+        tasks = select_tasks(options)
+    except (TaskUnavailable, DataError, ValueError) as exc:
+        summary.data_errors.append(str(exc))
+        say(f"harness: {exc}")
+        return summary
     if not tasks:
         say("harness: no STS task matches the selection")
         return summary
@@ -400,6 +408,14 @@ def run(
     for job, result in zip(jobs, execute(jobs, options=options, say=say, progress=progress), strict=True):
         _store_job_result(job, result, outcomes[job.spec.key], options, say)
     return summary
+
+
+def _quiet_libraries() -> None:
+    """Our progress bar and summary say what matters; the libraries' own bars would interleave."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def task_id(task: StsTask) -> str:

@@ -1,0 +1,298 @@
+"""The model registry: one folder per model under ``registry/``.
+
+Each entry folder is named by a stable, path-safe key (``org__name``) and holds the model's card
+``README.md`` byte-for-byte as published, plus an optional ``registry.toml`` of maintainer
+overrides (``model_id``, ``revision``, ``languages``, ``path``). Overrides never hide the card:
+where they differ from it the spec carries an ``override-differs`` warning.
+
+Also the bodies of the ``harness cards`` and ``harness models`` commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.cards import KEY_RE, crosscheck, normalize_language, parse_card
+from harness.records import Finding, ModelSpec
+
+CARD_FILE = "README.md"
+OVERRIDES_FILE = "registry.toml"
+CARD_SUFFIXES = {".md", ".txt", ".markdown"}
+_NOT_CARDS = {"manifest.md", "license.md", "license.txt", "changelog.md", "notice.md", "notice.txt"}
+MAX_OVERRIDES_BYTES = 1_000_000
+
+
+def default_registry() -> Path:
+    """The registry folder: $HARNESS_REGISTRY, else the repository's ``registry/``."""
+    env = os.environ.get("HARNESS_REGISTRY")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parent.parent / "registry"
+
+
+DEFAULT_REGISTRY: Path = default_registry()
+
+
+def valid_key(name: str) -> bool:
+    return bool(KEY_RE.match(name)) and ".." not in name and len(name) <= 200
+
+
+def read_overrides(path: Path) -> tuple[dict | None, str | None]:
+    """(overrides, problem) from a registry.toml; (None, None) when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None, None
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_OVERRIDES_BYTES + 1)
+    except OSError as exc:
+        return None, f"{OVERRIDES_FILE}: cannot read it ({exc.strerror or exc})"
+    if len(data) > MAX_OVERRIDES_BYTES:
+        return None, f"{OVERRIDES_FILE}: larger than {MAX_OVERRIDES_BYTES} bytes; not read"
+    try:
+        return tomllib.loads(data.decode("utf-8")), None
+    except UnicodeDecodeError:
+        return None, f"{OVERRIDES_FILE}: not UTF-8 text"
+    except tomllib.TOMLDecodeError as exc:
+        return None, f"{OVERRIDES_FILE}: invalid TOML ({' '.join(str(exc).split())})"
+
+
+def _is_model_dir(folder: Path) -> bool:
+    return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
+
+
+def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
+    """The spec of one entry folder (README.md + optional registry.toml); never raises.
+
+    With `strict_key` the folder name must be a valid key (else the spec gets an error); without it
+    an unusable folder name just falls back to a key derived from the card.
+    """
+    folder = Path(folder)
+    key = folder.name if strict_key or valid_key(folder.name) else None
+    overrides, problem = read_overrides(folder / OVERRIDES_FILE)
+    model_dir = folder if _is_model_dir(folder) else None
+    spec = parse_card(folder / CARD_FILE, key=key, overrides=overrides, model_dir=model_dir)
+    if problem:
+        spec = spec.model_copy(update={"errors": [*spec.errors, problem]})
+    local = spec.local_path.value
+    if local and model_dir is None:
+        if Path(local).is_dir():
+            spec = crosscheck(spec, Path(local))
+        else:
+            note = Finding(
+                code="local-path-missing",
+                message=f"registry.toml path {local!r} is not a folder here; "
+                "the weights must come from elsewhere",
+            )
+            spec = spec.model_copy(update={"warnings": [*spec.warnings, note]})
+    return spec
+
+
+def load_registry(root: Path) -> list[ModelSpec]:
+    """One spec per sub-folder holding a README.md (or a registry.toml), sorted by key."""
+    root = Path(root)
+    try:
+        children = sorted(root.iterdir(), key=lambda p: p.name) if root.is_dir() else []
+    except OSError:
+        return []
+    specs = [
+        load_entry(child)
+        for child in children
+        if not child.name.startswith(".")
+        and child.is_dir()
+        and ((child / CARD_FILE).exists() or (child / OVERRIDES_FILE).exists())
+    ]
+    return _flag_duplicates(sorted(specs, key=lambda s: s.key))
+
+
+def _flag_duplicates(specs: list[ModelSpec]) -> list[ModelSpec]:
+    by_id: dict[str, list[str]] = {}
+    for s in specs:
+        if s.model_id.value:
+            by_id.setdefault(s.model_id.value.lower(), []).append(s.key)
+    out = []
+    for s in specs:
+        keys = by_id.get((s.model_id.value or "").lower(), [])
+        if len(keys) > 1:
+            others = ", ".join(k for k in keys if k != s.key)
+            note = Finding(
+                code="duplicate-model-id", message=f"model id {s.model_id.value!r} is also used by {others}"
+            )
+            s = s.model_copy(update={"warnings": [*s.warnings, note]})
+        out.append(s)
+    return out
+
+
+def find_model(specs: list[ModelSpec], name: str) -> ModelSpec | None:
+    """The spec whose registry key or model id is `name` (case-insensitive); keys win."""
+    wanted = name.strip().lower()
+    for s in specs:
+        if s.key.lower() == wanted:
+            return s
+    for s in specs:
+        if s.model_id.value and s.model_id.value.lower() == wanted:
+            return s
+    return None
+
+
+def card_paths(paths: Iterable[Path]) -> list[Path]:
+    """Card files named by `paths`: a file is itself; a folder with a README.md is that card; any other
+    folder gives its entry sub-folders' README.md files and its own .md/.txt card files, sorted.
+    A path that does not exist is kept, so that it is reported as an error."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append(p)
+            continue
+        if (p / CARD_FILE).is_file():
+            out.append(p / CARD_FILE)
+            continue
+        try:
+            children = sorted(p.iterdir(), key=lambda c: c.name)
+        except OSError:
+            out.append(p)
+            continue
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                if (child / CARD_FILE).exists() or (child / OVERRIDES_FILE).exists():
+                    out.append(child / CARD_FILE)
+            elif child.suffix.lower() in CARD_SUFFIXES and child.name.lower() not in _NOT_CARDS:
+                out.append(child)
+    return list(dict.fromkeys(out))
+
+
+def load_card(path: Path) -> ModelSpec:
+    """The spec of one card file; a README.md brings its folder's registry.toml and model files."""
+    path = Path(path)
+    if path.name == CARD_FILE:
+        return load_entry(path.parent, strict_key=False)
+    return parse_card(path)
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _report_errors(specs: list[ModelSpec]) -> None:
+    for s in specs:
+        for err in s.errors:
+            print(f"harness: {s.source}: {_one_line(err)}", file=sys.stderr)
+
+
+def _console() -> Console:
+    out = sys.stdout
+    width = None if getattr(out, "isatty", lambda: False)() else 200
+    return Console(file=out, highlight=False, width=width)
+
+
+def _cell(value: object) -> Text:
+    return Text("—" if value is None or value == "" else str(value))
+
+
+def _languages_cell(spec: ModelSpec) -> Text:
+    langs = ", ".join(spec.language_list) or "?"
+    return Text(f"{langs} ({spec.language_source})")
+
+
+def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
+    """`harness cards [PATH ...] [--json]`: parse cards and print them; 1 when any card had errors."""
+    paths = [Path(p) for p in paths or []]
+    if not paths and not Path(registry_dir).is_dir():
+        print(f"harness: {registry_dir}: registry folder not found", file=sys.stderr)
+        return 1
+    targets = card_paths(paths or [Path(registry_dir)])
+    specs = [load_card(p) for p in targets]
+    _report_errors(specs)
+    if as_json:
+        sys.stdout.write(json.dumps([s.contract_json() for s in specs], ensure_ascii=True, indent=2) + "\n")
+    else:
+        console = _console()
+        table = Table(title=f"{len(specs)} model card(s)", title_justify="left")
+        for col in ("key", "model id", "languages", "dim", "pooling", "max seq", "architecture", "claims"):
+            table.add_column(col, overflow="fold")
+        table.add_column("warnings", justify="right")
+        table.add_column("errors", justify="right")
+        for s in specs:
+            claims = "; ".join(
+                f"{c.metric} {c.value:.4f}"
+                + (f" {c.split}" if c.split else "")
+                + (f" {c.language}" if c.language else "")
+                for c in s.claims
+            )
+            table.add_row(
+                _cell(s.key),
+                _cell(s.model_id.value),
+                _languages_cell(s),
+                _cell(s.dimension.value),
+                _cell(s.pooling.value),
+                _cell(s.max_seq_length.value),
+                _cell(s.architecture.value),
+                _cell(claims),
+                _cell(len(s.warnings)),
+                _cell(len(s.errors)),
+            )
+        console.print(table)
+        for s in specs:
+            if not s.warnings and not s.errors:
+                continue
+            console.print(Text(f"{s.key}  ({s.source})", style="bold"))
+            for err in s.errors:
+                console.print(Text(f"  error: {_one_line(err)}", style="red"))
+            for w in s.warnings:
+                console.print(Text(f"  {w.code}: {_one_line(w.message)}"))
+    if not specs:
+        print("harness: no model cards found", file=sys.stderr)
+        return 1
+    return 1 if any(s.errors for s in specs) else 0
+
+
+def models_command(registry_dir: Path, lang: str | None) -> int:
+    """`harness models [--lang xx]`: list the registry's models with their key facts."""
+    root = Path(registry_dir)
+    if not root.is_dir():
+        print(f"harness: {root}: registry folder not found", file=sys.stderr)
+        return 1
+    specs = load_registry(root)
+    title = f"{len(specs)} model(s) in {root}"
+    if lang is not None:
+        code = normalize_language(lang)
+        if code is None:
+            print(f"harness: --lang {lang!r} is not a language code", file=sys.stderr)
+            return 2
+        specs = [s for s in specs if s.covers(code)]
+        title = f"{len(specs)} model(s) in {root} covering {code!r}"
+    _report_errors(specs)
+    table = Table(title=title, title_justify="left")
+    for col in ("key", "model id", "languages", "dim", "pooling", "max seq", "architecture"):
+        table.add_column(col, overflow="fold")
+    for col in ("claims", "warnings"):
+        table.add_column(col, justify="right")
+    for s in specs:
+        table.add_row(
+            _cell(s.key),
+            _cell(s.model_id.value),
+            _languages_cell(s),
+            _cell(s.dimension.value),
+            _cell(s.pooling.value),
+            _cell(s.max_seq_length.value),
+            _cell(s.architecture.value),
+            _cell(len(s.claims)),
+            _cell(len(s.warnings) + len(s.errors)),
+        )
+    _console().print(table)
+    return 1 if any(s.errors for s in specs) else 0
