@@ -6,6 +6,7 @@ command so `--help` and `cards` start fast.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -132,6 +133,15 @@ def run(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 also when a model's weights are unavailable.")
     ] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (default), or ray: one Ray task per model, one GPU each.")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a local Ray)."
+        ),
+    ] = None,
 ) -> None:
     """Run every registered model that covers a language on that language's STS tasks."""
     from rich.console import Console
@@ -145,6 +155,25 @@ def run(
         _fail(f"--batch-size must be auto or a positive number, not {batch_size!r}")
     if not lang and not task and not pairs:
         _fail("say what to run: --lang LANG, --task NAME or --pairs FILE")
+    if executor not in {"local", "ray"}:
+        _fail(f"--executor must be local or ray, not {executor!r}")
+    if ray_address and executor != "ray":
+        _fail("--ray-address needs --executor ray")
+    run_executor = None
+    if executor == "ray":
+        from harness import distributed
+
+        try:
+            probe = distributed.probe_cluster(
+                ray_address
+            )  # the workers' device decides what --dtype auto means
+        except distributed.RayUnavailable as exc:
+            _fail(str(exc))
+        if device is None:
+            device = probe["device"]
+        if dtype == "auto" and device == probe["device"]:
+            dtype = probe["dtype"]
+        run_executor = functools.partial(distributed.execute_ray, address=ray_address)
     options = runner.RunOptions(
         languages=[code.lower() for code in (lang or [])],
         results_dir=results,
@@ -166,10 +195,17 @@ def run(
     )
     console = Console(stderr=True)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        summary = runner.run(
-            options, say=lambda line: console.print(line, markup=False, highlight=False), progress=progress
-        )
+    try:
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+            summary = runner.run(
+                options,
+                say=lambda line: console.print(line, markup=False, highlight=False),
+                progress=progress,
+                executor=run_executor,
+            )
+    finally:
+        if executor == "ray":
+            distributed.disconnect()
     runner.print_summary(summary, Console())
     failed = summary.failed or (strict and any(o.status == "unavailable" for o in summary.outcomes))
     raise typer.Exit(1 if failed else 0)

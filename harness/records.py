@@ -98,8 +98,8 @@ class ModelSpec(Frozen):
 
     @property
     def is_multilingual(self) -> bool:
-        langs = self.language_list
-        return "multilingual" in langs or len([lang for lang in langs if lang != "multilingual"]) > 1
+        # Only the card's own "multilingual" tag: a card listing de and en does not claim French.
+        return "multilingual" in self.language_list
 
     def covers(self, language: str) -> bool:
         return language in self.language_list or self.is_multilingual

@@ -406,6 +406,8 @@ def run(
 
     execute = executor or execute_local
     for job, result in zip(jobs, execute(jobs, options=options, say=say, progress=progress), strict=True):
+        if result.key != job.spec.key:  # an executor must answer in job order
+            raise RuntimeError(f"executor returned {result.key} for {job.spec.key}")
         _store_job_result(job, result, outcomes[job.spec.key], options, say)
     return summary
 

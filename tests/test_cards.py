@@ -341,7 +341,8 @@ def test_old_format_with_dense_and_model_index():
     assert "768 (prose)" in message(s, "dimension-mismatch")
     assert (s.pooling.value, s.max_seq_length.value, s.architecture.value) == ("cls", 384, "RobertaModel")
     assert s.normalize.value is True
-    assert s.language_list == ["de", "en"] and s.is_multilingual
+    assert s.language_list == ["de", "en"] and not s.is_multilingual  # two languages, not "multilingual"
+    assert s.covers("de") and s.covers("en") and not s.covers("fr")
     assert (s.license.value, s.base_model.value, s.loss.value) == ("mit", "org/base-model", "CoSENTLoss")
     assert s.datasets.value == ["org/sts-data"]
     claims = {c.metric: c for c in s.claims}

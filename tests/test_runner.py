@@ -29,7 +29,25 @@ model = SentenceTransformer('{model_id}')
 ```
 """
 
-WORDS = "the a man woman dog cat plays eats runs sleeps guitar food fast slowly in park house".split()
+WORDS = [
+    "the",
+    "a",
+    "man",
+    "woman",
+    "dog",
+    "cat",
+    "plays",
+    "eats",
+    "runs",
+    "sleeps",
+    "guitar",
+    "food",
+    "fast",
+    "slowly",
+    "in",
+    "park",
+    "house",
+]
 
 
 def write_entry(registry: Path, key: str, model_id: str, lang: str, path: Path | None) -> None:

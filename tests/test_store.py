@@ -11,8 +11,14 @@ import pytest
 from harness import store
 
 
-def _run(subset: str = "de", status: str = "ok", score: float = 0.5, identity: str = "id-de", **extra) -> store.RunRecord:
-    scores = {"main_score": score, "cosine_spearman": score, "cosine_pearson": score + 0.01} if status == "ok" else {}
+def _run(
+    subset: str = "de", status: str = "ok", score: float = 0.5, identity: str = "id-de", **extra
+) -> store.RunRecord:
+    scores = (
+        {"main_score": score, "cosine_spearman": score, "cosine_pearson": score + 0.01}
+        if status == "ok"
+        else {}
+    )
     return store.RunRecord(
         split="test",
         subset=subset,
@@ -26,7 +32,9 @@ def _run(subset: str = "de", status: str = "ok", score: float = 0.5, identity: s
     )
 
 
-def _write(root: Path, run: store.RunRecord, task: str = "STSBenchmarkMultilingualSTS", revision: str = "abc123") -> Path:
+def _write(
+    root: Path, run: store.RunRecord, task: str = "STSBenchmarkMultilingualSTS", revision: str = "abc123"
+) -> Path:
     return store.write_run(
         root,
         model_key="org__model",
