@@ -30,9 +30,11 @@ demo: models
 	$(RUN) --lang de
 	$(RUN) --lang de --model sentence-transformers/all-MiniLM-L6-v2
 	$(PY) -m harness report --out reports
+	@echo "report written: $(abspath reports/index.html)"
 
 report: install
 	$(PY) -m harness report --out reports
+	@echo "report written: $(abspath reports/index.html)"
 
 test: install
 	$(PY) -m pytest -q

@@ -39,6 +39,7 @@ def _registry(option: Path | None) -> Path:
     return option or DEFAULT_REGISTRY
 
 
+@app.command("audit", help="Audit model cards: what each says, where, what looks wrong (as `cards`).")
 @app.command()
 def cards(
     paths: Annotated[

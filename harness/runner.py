@@ -302,10 +302,15 @@ def _hub_revision(model_id: str) -> str:
 # ---------------------------------------------------------------- settings
 
 
-def settings_for(spec: ModelSpec, dtype: str, trust_remote_code: bool) -> RunSettings:
+def settings_for(
+    spec: ModelSpec, dtype: str, trust_remote_code: bool, *, files_checked: bool = True
+) -> RunSettings:
+    """The settings a model runs with. max_seq_length is applied only when the model's own files
+    were read (crosscheck makes them authoritative); a Hub model keeps its own configuration
+    rather than a number a card may have wrong, and its revision pins that configuration."""
     return RunSettings(
         dtype=dtype,  # type: ignore[arg-type]
-        max_seq_length=spec.max_seq_length.value,
+        max_seq_length=spec.max_seq_length.value if files_checked else None,
         pooling=spec.pooling.value,
         normalize=bool(spec.normalize.value),
         trust_remote_code=trust_remote_code,
@@ -378,9 +383,10 @@ def run(
     pairs: dict[str, StsPairs] = {}  # each task's pairs are read once for all models
     for task in tasks:
         try:
-            pairs[task_id(task)] = load_pairs(task, allow_hub=allow_hub)
+            # tasks.load_pairs checks the Hub itself, so its message says why it is offline
+            pairs[task_id(task)] = load_pairs(task, allow_hub=options.allow_hub is not False)
         except TaskUnavailable as exc:
-            summary.unavailable_tasks.append(f"{task.label} ({task.split}): unavailable: {exc}")
+            summary.unavailable_tasks.append(f"unavailable: {exc}")  # the message names task and split
         except DataError as exc:
             summary.data_errors.append(f"{task.label} ({task.split}): {exc}")
     for line in summary.unavailable_tasks + summary.data_errors:
@@ -469,7 +475,9 @@ def _plan_model(
 
     if weights.local_dir is not None:
         spec = crosscheck(spec, weights.local_dir)  # the model's own files are authoritative for the run
-    settings = settings_for(spec, dtype, options.trust_remote_code)
+    settings = settings_for(
+        spec, dtype, options.trust_remote_code, files_checked=weights.local_dir is not None
+    )
     identities = {task_id(t): _identity(weights.revision, t, settings) for t in my_tasks}
     done = (
         set()
@@ -757,19 +765,19 @@ def classify_failure(exc: BaseException) -> tuple[str, str]:
 # ---------------------------------------------------------------- summary
 
 
-def main_label(outcome: ModelOutcome) -> str:
-    return ", ".join(f"{k} {v * 100:.2f}" for k, v in outcome.scores.items())
+def main_label(outcome: ModelOutcome, sep: str = ", ") -> str:
+    return sep.join(f"{k} {v * 100:.2f}" for k, v in outcome.scores.items())
 
 
 def print_summary(summary: RunSummary, console: Any) -> None:
     from rich.table import Table
 
-    table = Table(title="run summary")
-    for col in ["model", "status", "stored", "already stored", "failed", "cosine Spearman ×100"]:
-        table.add_column(col)
+    table = Table(title="run summary (cosine Spearman ×100)")
+    for col in ["model", "status", "stored", "already stored", "failed", "scores"]:
+        table.add_column(col, overflow="fold")
     for o in summary.outcomes:
-        status = o.status if not o.reason else f"{o.status}: {o.reason}"
-        table.add_row(o.name, status, str(len(o.ok)), str(len(o.skipped)), str(len(o.failed)), main_label(o))
+        counts = (str(len(o.ok)), str(len(o.skipped)), str(len(o.failed)))
+        table.add_row(o.key, o.status, *counts, main_label(o, "\n"))
     console.print(table)
     for o in summary.outcomes:  # one plain line per model, for logs and scripts
         line = f"{o.key}: {o.status}" + (f" ({o.reason})" if o.reason else "")

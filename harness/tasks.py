@@ -114,20 +114,6 @@ from harness.records import StsPairs, StsTask
 ENV_DATA_DIR = "HARNESS_DATA_DIR"
 DEFAULT_SPLIT = "test"
 
-# The metrics an STS evaluation computes (mteb.abstasks.sts.STSMetrics).
-STS_SCORES = frozenset(
-    {
-        "pearson",
-        "spearman",
-        "cosine_pearson",
-        "cosine_spearman",
-        "manhattan_pearson",
-        "manhattan_spearman",
-        "euclidean_pearson",
-        "euclidean_spearman",
-    }
-)
-
 # Superseded mteb tasks that are still listed: the local STS-B files are exactly this one's
 # data, and model cards report it far more often than STSBenchmark.v2.
 KEEP_SUPERSEDED = ("STSBenchmark",)
@@ -291,9 +277,11 @@ def _task_infos() -> dict[str, _TaskInfo]:
         for t in mteb.get_tasks(tasks=list(KEEP_SUPERSEDED), exclude_superseded=False)
         if t.metadata.name not in names
     ]
+    from harness.evaluate import METRIC_KEYS  # the correlations an STS evaluation computes
+
     infos: dict[str, _TaskInfo] = {}
     for task in found:
-        if task.metadata.main_score not in STS_SCORES:
+        if task.metadata.main_score not in {"pearson", "spearman", *METRIC_KEYS}:
             continue
         info = _info_from_mteb(task)
         infos[info.name] = info
