@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -84,7 +86,7 @@ def test_slice_matches_independent_computation(tmp_path: Path, minilm_dir: Path,
     assert ours["cosine_spearman"] == pytest.approx(reference, abs=1e-3)
 
 
-def test_full_german_set_matches_mteb_and_the_fine_tunes_claim(
+def test_full_german_set_matches_mteb_and_the_fine_tunes_claim_and_caches(
     tmp_path: Path, models_dir: Path, shared_dir: Path
 ) -> None:
     summary = runner.run(
@@ -98,6 +100,19 @@ def test_full_german_set_matches_mteb_and_the_fine_tunes_claim(
     base = next(r for r in store.load_results(tmp_path / "results") if r.model_key == BASE_KEY)
     assert base.run.off_card_language is True  # an English model, named explicitly for German
     assert base.run.n_pairs == 1379
+
+    # Again into an empty results folder with the warm cache: no encoding, same numbers, faster.
+    cold_encode = base.run.encode["encode_seconds"] + base.run.encode["model_load_seconds"]
+    t0 = time.perf_counter()
+    warm_options = _options(tmp_path, models_dir, shared_dir, "de", [BASE_KEY, "minilm-l6-stsb-de"])
+    warm_options = dataclasses.replace(warm_options, results_dir=tmp_path / "results-warm")
+    runner.run(warm_options, say=lambda _: None)
+    warm_wall = time.perf_counter() - t0
+    assert _main_scores(tmp_path / "results-warm") == scores
+    warm = next(r for r in store.load_results(tmp_path / "results-warm") if r.model_key == BASE_KEY)
+    assert warm.run.encode["n_cache_hits"] == warm.run.encode["n_unique"]
+    assert warm.run.encode["encode_seconds"] + warm.run.encode["model_load_seconds"] <= cold_encode / 20
+    assert warm_wall < cold_encode
 
 
 @pytest.mark.slow
