@@ -39,6 +39,7 @@ MAX_SEQ_LENGTH = 1_048_576
 MAX_LINE_CHARS = 20_000
 MAX_WARNINGS_PER_CODE = 20
 MAX_CLAIMS = 200
+MAX_MODEL_INDEX_METRICS = 20_000
 OVERRIDE_SOURCE = "override:registry.toml"
 
 # Authority of each kind of evidence (higher wins).
@@ -230,12 +231,46 @@ class _Work:
         return Sourced(value=best.value, source=best.source)
 
 
+_FMT_BUDGET = 300  # characters of a shown value; YAML aliases can nest lists exponentially deep
+
+
 def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    if isinstance(value, str):
-        return repr(_clip(value, 80))
-    return str(value)
+    """A value for a message, at most ~_FMT_BUDGET characters however large or nested it is."""
+    parts: list[str] = []
+    used = 0
+
+    def emit(text: str) -> None:
+        nonlocal used
+        parts.append(text)
+        used += len(text)
+
+    def walk(v: Any, depth: int) -> None:
+        if isinstance(v, list | tuple | dict):
+            opening, closing = "{}" if isinstance(v, dict) else "[]"
+            if depth >= 8:
+                emit(f"{opening}…{closing}")
+                return
+            emit(opening)
+            for i, item in enumerate(v.items() if isinstance(v, dict) else v):
+                if used > _FMT_BUDGET:
+                    emit("…")
+                    break
+                if i:
+                    emit(", ")
+                if isinstance(v, dict):
+                    walk(item[0], depth + 1)
+                    emit(": ")
+                    walk(item[1], depth + 1)
+                else:
+                    walk(item, depth + 1)
+            emit(closing)
+        elif isinstance(v, str):
+            emit(repr(_clip(v, 80)))
+        else:
+            emit(_clip(str(v), 80))
+
+    walk(value, 0)
+    return _clip("".join(parts), _FMT_BUDGET + 20)
 
 
 def _clip(text: str, n: int) -> str:
@@ -1231,6 +1266,7 @@ def _model_index_claims(work: _Work, meta: dict) -> list[Claim]:
         work.warn("invalid-model-index", "model-index in the front matter is not a list; ignored")
         return []
     claims: list[Claim] = []
+    seen = 0  # metrics looked at: YAML aliases can repeat one list of results thousands of times
     for entry in mi[:50]:
         results = entry.get("results") if isinstance(entry, dict) else None
         if not isinstance(results, list):
@@ -1253,9 +1289,14 @@ def _model_index_claims(work: _Work, meta: dict) -> list[Claim]:
             if not isinstance(metrics, list):
                 continue
             for metric in metrics[:200]:
+                seen += 1
+                if seen > MAX_MODEL_INDEX_METRICS or len(claims) > 2 * MAX_CLAIMS:
+                    work.warn("too-many-claims", "the model-index lists too many scores; read no further")
+                    return claims
                 if not isinstance(metric, dict):
                     continue
-                mtype = str(metric.get("type") or metric.get("name") or "")[:80]
+                raw_type = metric.get("type") or metric.get("name") or ""
+                mtype = (raw_type if isinstance(raw_type, str) else _fmt(raw_type))[:80]
                 low = mtype.lower()
                 kind = "spearman" if "spearman" in low else "pearson" if "pearson" in low else None
                 if kind is None:

@@ -200,7 +200,7 @@ def run(
         with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             summary = runner.run(
                 options,
-                say=lambda line: console.print(line, markup=False, highlight=False),
+                say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
                 progress=progress,
                 executor=run_executor,
             )

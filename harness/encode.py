@@ -328,8 +328,9 @@ def load_model(
 
     ``dtype`` is resolved with :func:`resolve_dtype` (so fp16/bf16 only happen on CUDA).
     Raises :class:`RemoteCodeRefused` before anything is imported from the folder when it
-    asks for custom code and ``trust_remote_code`` is False, and :class:`ModelLoadError`
-    (one line) for any other failure.
+    asks for custom code and ``trust_remote_code`` is False, :class:`EncodeError` when the
+    model does not fit in the device's memory, and :class:`ModelLoadError` (one line) for any
+    other failure.
     """
     import torch
 
@@ -357,6 +358,11 @@ def load_model(
     except ModelLoadError:
         raise
     except Exception as exc:
+        if _is_oom(exc):  # too big for the device: an out-of-memory failure, not a broken model
+            raise EncodeError(
+                f"out of memory on {device} while loading {path_or_id} ({resolved}); "
+                f"the model does not fit: {_one_line(exc)}"
+            ) from exc
         msg = str(exc)
         if "trust_remote_code" in msg and not trust_remote_code:
             raise RemoteCodeRefused(

@@ -260,3 +260,18 @@ def paired_bootstrap(
             opposite = deltas.size
         p_value = float(min(1.0, 2.0 * opposite / deltas.size))
     return {"delta": float(delta), "ci95": ci, "p_value": p_value, "n_pairs": int(g.shape[0])}
+
+
+def require_finite(scores: dict[str, float]) -> dict[str, float]:
+    """Return `scores`, or raise NonFiniteEmbeddings when a correlation is NaN or infinite.
+
+    Constant similarities (e.g. a model that maps every sentence to the same vector) make
+    every correlation undefined: that is an error result, never a score.
+    """
+    bad = sorted(k for k, v in scores.items() if not np.isfinite(v))
+    if bad:
+        raise NonFiniteEmbeddings(
+            f"scores are not finite ({', '.join(bad[:3])}{'…' if len(bad) > 3 else ''}): "
+            "the similarities are constant or the embeddings degenerate"
+        )
+    return scores

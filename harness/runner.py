@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import re
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,8 +21,6 @@ from typing import Any
 
 from harness import store
 from harness.records import Finding, ModelSpec, RunSettings, Sourced, StsPairs, StsTask
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
 @dataclass(frozen=True)
@@ -179,9 +176,11 @@ def now_iso() -> str:
 
 def adhoc_spec(name: str) -> ModelSpec | None:
     """A spec for a Hub id that is not in the registry (the user named it explicitly)."""
-    if not HUB_ID.match(name):
-        return None
+    from harness.cards import KEY_RE, classify_model_id
+
     key = name.lower().replace("/", "__")
+    if classify_model_id(name)[0] != "ok" or not KEY_RE.match(key) or ".." in key:
+        return None
     return ModelSpec(
         key=key,
         source="(command line)",
@@ -214,7 +213,8 @@ def select_models(
     return chosen, []
 
 
-def select_tasks(options: RunOptions) -> list[StsTask]:
+def select_tasks(options: RunOptions, errors: list[str] | None = None) -> list[StsTask]:
+    """Catalog tasks plus --pairs files. A bad pairs file goes to `errors` and the rest still run."""
     from harness import tasks as tasks_mod
 
     data_dir = tasks_mod.data_dir_from(options.data_dir)
@@ -226,10 +226,23 @@ def select_tasks(options: RunOptions) -> list[StsTask]:
             splits=options.splits,
             names=options.task_names or None,
         )
+    seen: dict[str, Path] = {}
     for path in options.pairs_files:
-        selected.append(
-            tasks_mod.pairs_task(path, language=options.languages[0] if options.languages else None)
-        )
+        try:
+            task = tasks_mod.pairs_task(path, language=options.languages[0] if options.languages else None)
+        except tasks_mod.DataError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+            continue
+        if task.name in seen:  # both would be stored as one task; refuse rather than overwrite
+            message = f"{path}: same task name {task.name!r} as {seen[task.name]}; rename one of the files"
+            if errors is None:
+                raise tasks_mod.DataError(message)
+            errors.append(message)
+            continue
+        seen[task.name] = path
+        selected.append(task)
     return selected
 
 
@@ -370,16 +383,19 @@ def run(
         say(f"harness: --model {name}: not in the registry and not a Hub id (org/name)")
         summary.outcomes.append(ModelOutcome(key=name, name=name, status="error", reason="unknown model"))
     try:
-        tasks = select_tasks(options)
+        tasks = select_tasks(options, summary.data_errors)
     except (TaskUnavailable, DataError, ValueError) as exc:
         summary.data_errors.append(str(exc))
         say(f"harness: {exc}")
         return summary
+    for line in summary.data_errors:
+        say(f"harness: {line}")
     if not tasks:
         say("harness: no STS task matches the selection")
         return summary
 
     allow_hub = hub_allowed(options.allow_hub)
+    n_selection_errors = len(summary.data_errors)
     pairs: dict[str, StsPairs] = {}  # each task's pairs are read once for all models
     for task in tasks:
         try:
@@ -389,7 +405,7 @@ def run(
             summary.unavailable_tasks.append(f"unavailable: {exc}")  # the message names task and split
         except DataError as exc:
             summary.data_errors.append(f"{task.label} ({task.split}): {exc}")
-    for line in summary.unavailable_tasks + summary.data_errors:
+    for line in summary.unavailable_tasks + summary.data_errors[n_selection_errors:]:
         say(f"harness: {line}")
     runnable = [t for t in tasks if task_id(t) in pairs]
 
@@ -453,10 +469,13 @@ def _plan_model(
     if not my_tasks:
         outcome.status, outcome.reason = "skipped", "no selected task in its languages"
         return None
+    from harness.encode import ModelLoadError
+
     try:
         weights = locate_weights(spec, models_dirs, allow_hub)
-    except WeightsUnavailable as exc:
-        outcome.status, outcome.reason = "unavailable", str(exc)
+    except (WeightsUnavailable, ModelLoadError) as exc:
+        unavailable = isinstance(exc, WeightsUnavailable)
+        outcome.status, outcome.reason = ("unavailable" if unavailable else "error"), str(exc)
         settings = settings_for(spec, dtype, options.trust_remote_code)
         for task in my_tasks:
             identity = _identity(store.NO_REVISION, task, settings)
@@ -465,12 +484,19 @@ def _plan_model(
                 spec,
                 identity,
                 settings,
-                status="unavailable",
+                status="unavailable" if unavailable else "error",
                 error=str(exc),
-                error_kind="weights-unavailable",
+                error_kind="weights-unavailable" if unavailable else "load-failed",
                 started_at=now_iso(),
             )
-            _write(options, spec, store.NO_REVISION, None, task, record)
+            try:
+                _write(options, spec, store.NO_REVISION, None, task, record)
+            except store.StoreError as write_exc:
+                outcome.status, outcome.reason = "error", str(write_exc)
+                outcome.failed.append(task.label)
+            else:
+                if not unavailable:
+                    outcome.failed.append(task.label)
         return None
 
     if weights.local_dir is not None:
@@ -704,7 +730,7 @@ def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
         common = {"started_at": started, "hardware": hardware, "encode": encode_facts, "n_pairs": len(p)}
         identity = job.identities[task_id(task)]
         try:
-            scores = evaluate.sts_scores(emb1, emb2, p.gold)
+            scores = evaluate.require_finite(evaluate.sts_scores(emb1, emb2, p.gold))
             sims = evaluate.cosine_similarities(emb1, emb2)
             lo, hi = evaluate.bootstrap_ci(sims, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed)
         except Exception as exc:

@@ -101,6 +101,8 @@ def safe_component(value: str, what: str) -> str:
 def task_file_name(task_name: str) -> str:
     # custom tasks are named "custom:<stem>"; ':' is not portable in file names
     cleaned = re.sub(r"\.{2,}", "_", re.sub(r"[^A-Za-z0-9._-]", "_", task_name)).lstrip("._-")
+    if cleaned != task_name:  # two names must never clean up to one file
+        cleaned = f"{cleaned[:150]}-{hashlib.sha256(task_name.encode()).hexdigest()[:8]}"
     return safe_component(cleaned or "task", "task name") + ".json"
 
 

@@ -88,7 +88,7 @@ columns (header required for CSV/TSV; extra columns ignored). The kind is chosen
 content (a first line starting with ``{`` is JSONL) and the delimiter from the header
 (the extension's delimiter first, then TAB, comma, semicolon). Comma/semicolon files use
 RFC-4180 quoting; TAB files are read unquoted like the benchmark TSVs. Any finite score is
-accepted.
+accepted, but not a file whose scores are all equal (no correlation can be computed on it).
 """
 
 from __future__ import annotations
@@ -676,6 +676,15 @@ def _read_custom(path: Path, text: str) -> StsPairs:
 _PARSED: dict[tuple[str, str, str], StsPairs] = {}
 
 
+def _check_scorable(path: Path, pairs: StsPairs) -> None:
+    """Refuse gold scores no correlation can be computed on (they would surface later as NaN scores)."""
+    if min(pairs.gold) == max(pairs.gold):
+        raise DataError(
+            f"{path}: all {len(pairs)} scores are {pairs.gold[0]:g}; a correlation with constant "
+            "scores is undefined"
+        )
+
+
 def _read_file(path: Path, reader_key: str) -> tuple[StsPairs, str]:
     """Parse a local file (cached by path, content hash and reader); returns pairs and digest."""
     try:
@@ -860,6 +869,7 @@ def pairs_task(path: Path, language: str | None = None) -> StsTask:
         pairs, digest = _read_file(path, "custom")
     except TaskUnavailable as exc:
         raise DataError(f"{path}: {exc}") from None
+    _check_scorable(path, pairs)
     languages = [iso639_1(language)] if language else []
     return StsTask(
         name=f"custom:{path.stem}",
