@@ -468,18 +468,7 @@ def _chromium() -> str | None:
     return None
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-]
+from render_screenshot import FLAGS as CHROMIUM_FLAGS  # noqa: E402  (one list of Chromium flags)
 
 
 def test_renders_in_headless_chromium(built, tmp_path):
