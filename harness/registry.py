@@ -235,13 +235,7 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
                 for c in s.claims
             )
             table.add_row(
-                _cell(s.key),
-                _cell(s.model_id.value),
-                _languages_cell(s),
-                _cell(s.dimension.value),
-                _cell(s.pooling.value),
-                _cell(s.max_seq_length.value),
-                _cell(s.architecture.value),
+                *_fact_cells(s),
                 _cell(claims),
                 _cell(len(s.warnings)),
                 _cell(len(s.errors)),
@@ -259,6 +253,19 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
         print("harness: no model cards found", file=sys.stderr)
         return 1
     return 1 if any(s.errors for s in specs) else 0
+
+
+def _fact_cells(s: ModelSpec) -> list[str]:
+    """The key facts both tables show: key, model id, languages, dim, pooling, max seq, architecture."""
+    return [
+        _cell(s.key),
+        _cell(s.model_id.value),
+        _languages_cell(s),
+        _cell(s.dimension.value),
+        _cell(s.pooling.value),
+        _cell(s.max_seq_length.value),
+        _cell(s.architecture.value),
+    ]
 
 
 def models_command(registry_dir: Path, lang: str | None) -> int:
@@ -284,13 +291,7 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
         table.add_column(col, justify="right")
     for s in specs:
         table.add_row(
-            _cell(s.key),
-            _cell(s.model_id.value),
-            _languages_cell(s),
-            _cell(s.dimension.value),
-            _cell(s.pooling.value),
-            _cell(s.max_seq_length.value),
-            _cell(s.architecture.value),
+            *_fact_cells(s),
             _cell(len(s.claims)),
             _cell(len(s.warnings) + len(s.errors)),
         )
