@@ -391,7 +391,9 @@ def run(
     for line in summary.data_errors:
         say(f"harness: {line}")
     if not tasks:
-        say("harness: no STS task matches the selection")
+        wanted = ", ".join(options.languages + options.task_names) or "the selection"
+        summary.data_errors.append(f"no STS task matches {wanted}")
+        say(f"harness: no STS task matches {wanted}")
         return summary
 
     allow_hub = hub_allowed(options.allow_hub)

@@ -299,3 +299,10 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, tiny_bert_dir: Path) -> None:
     assert "bad.csv:2" in proc.stderr and "Traceback" not in proc.stderr
     usage = run_cli("run", "--dtype", "fp64", "--lang", "de")
     assert usage.returncode == 2 and "--dtype" in usage.stderr
+
+
+def test_a_language_without_tasks_is_a_failure(workspace: dict) -> None:
+    lines: list[str] = []
+    summary = runner.run(options(workspace, languages=["xx"], pairs_files=[]), say=lines.append)
+    assert summary.failed
+    assert lines == ["harness: no STS task matches xx"]
