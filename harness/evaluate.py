@@ -275,3 +275,12 @@ def require_finite(scores: dict[str, float]) -> dict[str, float]:
             "the similarities are constant or the embeddings degenerate"
         )
     return scores
+
+
+def score_embeddings(
+    emb1: np.ndarray, emb2: np.ndarray, gold: Sequence[float], *, n_resamples: int = 1000, seed: int = 0
+) -> tuple[dict[str, float], np.ndarray, tuple[float, float]]:
+    """Everything a stored STS result needs: finite scores, per-pair cosine similarities, 95% CI."""
+    scores = require_finite(sts_scores(emb1, emb2, gold))
+    sims = cosine_similarities(emb1, emb2)
+    return scores, sims, bootstrap_ci(sims, gold, n_resamples=n_resamples, seed=seed)

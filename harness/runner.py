@@ -732,9 +732,9 @@ def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
         common = {"started_at": started, "hardware": hardware, "encode": encode_facts, "n_pairs": len(p)}
         identity = job.identities[task_id(task)]
         try:
-            scores = evaluate.require_finite(evaluate.sts_scores(emb1, emb2, p.gold))
-            sims = evaluate.cosine_similarities(emb1, emb2)
-            lo, hi = evaluate.bootstrap_ci(sims, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed)
+            scores, sims, (lo, hi) = evaluate.score_embeddings(
+                emb1, emb2, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed
+            )
         except Exception as exc:
             kind, message = classify_failure(exc)
             records.append(

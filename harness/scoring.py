@@ -49,8 +49,7 @@ def score_pairs(
             cache.close()
     n = len(pairs)
     emb1, emb2 = vectors[:n], vectors[n:]
-    scores = evaluate.require_finite(evaluate.sts_scores(emb1, emb2, pairs.gold))
-    lo, hi = evaluate.bootstrap_ci(evaluate.cosine_similarities(emb1, emb2), pairs.gold)
+    scores, _sims, (lo, hi) = evaluate.score_embeddings(emb1, emb2, pairs.gold)
     return {
         "n_pairs": n,
         "main_score": scores["main_score"],
