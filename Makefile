@@ -1,10 +1,10 @@
 # Two commands on a fresh machine:  `make demo` (install + run the main job)  and  `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA_DIR ?= $(abspath ../shared/data/sts)
-SHARED_MODELS ?= $(abspath ../shared/models)
 LOCAL_MODELS := .models
-RUN := $(PY) -m harness run --data-dir $(DATA_DIR) --models-dir $(LOCAL_MODELS) --models-dir $(SHARED_MODELS)
+# Data, model, registry, results and reports folders come from the committed harness.toml, so the
+# commands below are the ones a user types; HARNESS_DATA_DIR=... or HARNESS_MODELS_DIR=... override them.
+RUN := $(PY) -m harness run
 
 .PHONY: install demo test lint models report clean
 
@@ -29,11 +29,11 @@ demo: models
 	$(RUN) --lang en
 	$(RUN) --lang de
 	$(RUN) --lang de --model sentence-transformers/all-MiniLM-L6-v2
-	$(PY) -m harness report --out reports
+	$(PY) -m harness report
 	@echo "report written: $(abspath reports/index.html)"
 
 report: install
-	$(PY) -m harness report --out reports
+	$(PY) -m harness report
 	@echo "report written: $(abspath reports/index.html)"
 
 test: install

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,21 +23,49 @@ app = typer.Typer(
 )
 
 RegistryOpt = Annotated[
-    Path | None, typer.Option("--registry", help="Registry folder (default: the project's registry/).")
+    Path | None,
+    typer.Option(
+        "--registry", help="Registry folder (env HARNESS_REGISTRY; default: the project's registry/)."
+    ),
 ]
-ResultsOpt = Annotated[Path, typer.Option("--results", envvar="HARNESS_RESULTS_DIR", help="Results folder.")]
+ResultsOpt = Annotated[
+    Path | None, typer.Option("--results", help="Results folder (env HARNESS_RESULTS_DIR; default results/).")
+]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--data-dir", help="Local STS data folder laid out as shared/data/sts (env HARNESS_DATA_DIR)."
     ),
 ]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Configuration file (env HARNESS_CONFIG; default: the nearest harness.toml or "
+        "pyproject.toml [tool.harness]; 'none': no file).",
+    ),
+]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="Only this language (de, deu, de-CH, German).")]
 
 
-def _registry(option: Path | None) -> Path:
-    from harness.registry import DEFAULT_REGISTRY
+def _config(config_file: Path | None, **options: object) -> Any:
+    """The resolved configuration (harness.config.Config); a problem is a usage error (exit 2)."""
+    from harness import config
 
-    return option or DEFAULT_REGISTRY
+    try:
+        return config.resolve(options, config_file=config_file)
+    except config.ConfigError as exc:
+        _fail(str(exc))
+
+
+def _checked(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A harness.config check's result; its ConfigError is a usage error (exit 2)."""
+    from harness.config import ConfigError
+
+    try:
+        return check(*args, **kwargs)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @app.command("audit", help="Audit model cards: what each says, where, what looks wrong (as `cards`).")
@@ -49,39 +78,49 @@ def cards(
         bool, typer.Option("--json", help="Print one JSON array, one object per card.")
     ] = False,
     registry: RegistryOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Parse model cards into specs and audit them."""
     from harness.registry import cards_command
 
-    raise typer.Exit(cards_command(list(paths or []), as_json, _registry(registry)))
+    cfg = _config(config, registry=registry)
+    raise typer.Exit(cards_command(list(paths or []), as_json, cfg.registry.value))
 
 
 @app.command()
 def models(
-    lang: Annotated[str | None, typer.Option("--lang", help="Only models covering this language.")] = None,
+    lang: LangOpt = None,
     registry: RegistryOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """List the registry's models with their key facts."""
+    from harness.config import check_languages
     from harness.registry import models_command
 
-    raise typer.Exit(models_command(_registry(registry), lang))
+    codes = _checked(check_languages, [lang] if lang else None)
+    cfg = _config(config, registry=registry)
+    raise typer.Exit(models_command(cfg.registry.value, codes[0] if codes else None))
 
 
 @app.command()
 def tasks(
-    lang: Annotated[str | None, typer.Option("--lang", help="ISO 639-1 language code, e.g. de.")] = None,
+    lang: LangOpt = None,
     data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """List the STS tasks (MTEB names) and whether their data is available locally."""
+    from harness.config import check_languages
     from harness.tasks import tasks_command
 
-    raise typer.Exit(tasks_command(lang, data_dir))
+    codes = _checked(check_languages, [lang] if lang else None)
+    cfg = _config(config, data_dir=data_dir)
+    raise typer.Exit(tasks_command(codes[0] if codes else None, _checked(cfg.existing_dir, "data_dir")))
 
 
 @app.command()
 def run(
     lang: Annotated[
-        list[str] | None, typer.Option("--lang", help="Language(s) to evaluate, e.g. de.")
+        list[str] | None, typer.Option("--lang", help="Language(s) to evaluate: de, deu, de-CH, German.")
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -105,7 +144,7 @@ def run(
             help="Folder of local model folders named by key or org__name (env HARNESS_MODELS_DIR).",
         ),
     ] = None,
-    results: ResultsOpt = Path("results"),
+    results: ResultsOpt = None,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Embedding cache (env HARNESS_CACHE_DIR).")
     ] = None,
@@ -113,11 +152,17 @@ def run(
         bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")
     ] = False,
     dtype: Annotated[
-        str, typer.Option("--dtype", help="auto|fp32|fp16|bf16 (auto: bf16/fp16 on GPU, fp32 on CPU).")
-    ] = "auto",
+        str | None,
+        typer.Option(
+            "--dtype", help="auto|fp32|fp16|bf16 (auto: bf16/fp16 on GPU, fp32 on CPU; env HARNESS_DTYPE)."
+        ),
+    ] = None,
     batch_size: Annotated[
-        str, typer.Option("--batch-size", help="auto (halves on out-of-memory) or a number.")
-    ] = "auto",
+        str | None,
+        typer.Option(
+            "--batch-size", help="auto (halves on out-of-memory) or a number (env HARNESS_BATCH_SIZE)."
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: cuda when available).")
     ] = None,
@@ -129,40 +174,64 @@ def run(
         typer.Option("--trust-remote-code", help="Allow models that run their own code (off by default)."),
     ] = False,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap resamples for the 95% interval.")
+        int, typer.Option("--bootstrap", help="Bootstrap resamples for the 95% interval (100 to 1000000).")
     ] = 1000,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 also when a model's weights are unavailable.")
     ] = False,
     executor: Annotated[
-        str, typer.Option("--executor", help="local (default), or ray: one Ray task per model, one GPU each.")
-    ] = "local",
+        str | None,
+        typer.Option(
+            "--executor",
+            help="local (default), or ray: one Ray task per model, one GPU each (env HARNESS_EXECUTOR).",
+        ),
+    ] = None,
     ray_address: Annotated[
         str | None,
         typer.Option(
             "--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a local Ray)."
         ),
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Run every registered model that covers a language on that language's STS tasks."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from harness import runner
+    from harness import run as runner
+    from harness.config import check_bootstrap, check_device, check_languages
 
-    if dtype not in {"auto", "fp32", "fp16", "bf16"}:
-        _fail(f"--dtype must be auto, fp32, fp16 or bf16, not {dtype!r}")
-    if batch_size != "auto" and not (batch_size.isdigit() and int(batch_size) > 0):
-        _fail(f"--batch-size must be auto or a positive number, not {batch_size!r}")
-    if not lang and not task and not pairs:
+    # Every option is checked here, before any data is read or any model loads.
+    languages = _checked(check_languages, lang)
+    cfg = _config(
+        config,
+        registry=registry,
+        data_dir=data_dir,
+        models_dirs=models_dir,
+        results=results,
+        cache_dir=cache_dir,
+        dtype=dtype,
+        batch_size=batch_size,
+        executor=executor,
+    )
+    _checked(check_bootstrap, bootstrap)
+    executor = cfg.executor.value
+    dtype = cfg.dtype.value
+    device = _checked(check_device, device, local=executor == "local")
+    if not languages and not task and not pairs:
         _fail("say what to run: --lang LANG, --task NAME or --pairs FILE")
-    if executor not in {"local", "ray"}:
-        _fail(f"--executor must be local or ray, not {executor!r}")
+    if pairs and not languages and not model:
+        _fail(
+            "--pairs: say which models to score on it: --model NAME (repeatable), "
+            "or --lang LANG for the registry's models of that language"
+        )
     if ray_address and executor != "ray":
         _fail("--ray-address needs --executor ray")
+    registry_dir = _checked(cfg.existing_dir, "registry")
+    data_folder = _checked(cfg.existing_dir, "data_dir")
     run_executor = None
     if executor == "ray":
-        from harness import distributed
+        from harness.run import distributed
 
         try:
             probe = distributed.probe_cluster(
@@ -176,18 +245,18 @@ def run(
             dtype = probe["dtype"]
         run_executor = functools.partial(distributed.execute_ray, address=ray_address)
     options = runner.RunOptions(
-        languages=[code.lower() for code in (lang or [])],
-        results_dir=results,
-        registry_dir=_registry(registry),
+        languages=languages,
+        results_dir=cfg.results.value,
+        registry_dir=registry_dir,
         model_names=list(model or []),
         task_names=list(task or []),
         pairs_files=list(pairs or []),
-        data_dir=data_dir,
-        models_dirs=list(models_dir or []),
-        cache_dir=cache_dir,
+        data_dir=data_folder,
+        models_dirs=list(cfg.models_dirs.value),
+        cache_dir=cfg.cache_dir.value,
         use_cache=not no_cache,
         dtype=dtype,
-        batch_size=int(batch_size) if batch_size.isdigit() else "auto",
+        batch_size=cfg.batch_size.value,
         device=device,
         splits=list(split or ["test"]),
         force=force,
@@ -207,7 +276,8 @@ def run(
     finally:
         if executor == "ray":
             distributed.disconnect()
-    runner.print_summary(summary, Console())
+    if summary.outcomes:
+        runner.print_summary(summary, Console())
     failed = summary.failed or (strict and any(o.status == "unavailable" for o in summary.outcomes))
     raise typer.Exit(1 if failed else 0)
 
@@ -217,42 +287,74 @@ def score(
     model_path: Annotated[Path, typer.Argument(help="A local sentence-transformers model folder.")],
     pairs_file: Annotated[Path, typer.Argument(help="CSV, TSV or JSONL with sentence1, sentence2, score.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    dtype: Annotated[str, typer.Option("--dtype")] = "auto",
+    dtype: Annotated[str, typer.Option("--dtype", help="auto|fp32|fp16|bf16.")] = "auto",
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
 ) -> None:
     """Score one local model folder on one pairs file."""
-    from harness.scoring import score_command
+    from harness.config import option_values
+
+    dtype = _checked(option_values, {"dtype": dtype}).dtype
+    from harness.scoring import score_command  # after the checks: a usage error loads nothing
 
     raise typer.Exit(score_command(model_path, pairs_file, as_json, dtype, trust_remote_code, not no_cache))
 
 
 @app.command()
 def report(
-    results: ResultsOpt = Path("results"),
+    results: ResultsOpt = None,
     registry: RegistryOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("reports"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (env HARNESS_REPORTS_DIR; default reports/).")
+    ] = None,
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages.")] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Render leaderboards (HTML + Markdown) from stored results. Loads no model."""
-    from harness.report import report_command
+    from harness.config import check_languages
 
-    raise typer.Exit(report_command(results, _registry(registry), out, list(lang or []) or None))
+    languages = _checked(check_languages, lang)
+    cfg = _config(config, results=results, registry=registry, reports=out)
+    from harness.report import report_command  # after the checks: a usage error loads nothing
+
+    raise typer.Exit(
+        report_command(cfg.results.value, cfg.registry.value, cfg.reports.value, languages or None)
+    )
 
 
 @app.command()
 def compare(
     model_a: Annotated[str, typer.Argument(help="Registry key or model id.")],
     model_b: Annotated[str, typer.Argument(help="Registry key or model id.")],
-    lang: Annotated[str | None, typer.Option("--lang")] = None,
+    lang: LangOpt = None,
     md: Annotated[bool, typer.Option("--md", help="Markdown output.")] = False,
-    results: ResultsOpt = Path("results"),
+    results: ResultsOpt = None,
     registry: RegistryOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Side-by-side review of two models with a paired bootstrap test."""
-    from harness.compare import compare_command
+    from harness.config import check_languages
 
-    raise typer.Exit(compare_command(model_a, model_b, results, _registry(registry), lang, md))
+    codes = _checked(check_languages, [lang] if lang else None)
+    cfg = _config(config, results=results, registry=registry)
+    from harness.report.compare import compare_command  # after the checks: a usage error loads nothing
+
+    raise typer.Exit(
+        compare_command(
+            model_a, model_b, cfg.results.value, cfg.registry.value, codes[0] if codes else None, md
+        )
+    )
+
+
+@app.command()
+def info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """What a run would use and why: configuration and sources, device, models and data per language."""
+    from harness.info import info_command
+
+    raise typer.Exit(info_command(_config(config), as_json))
 
 
 def _fail(message: str) -> None:
@@ -261,9 +363,13 @@ def _fail(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Quiet the libraries' own chatter; our output says what matters.
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from harness.stderr import command_stderr
+
+    with command_stderr():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rc = app(args=argv, prog_name="harness", standalone_mode=False)
     except typer.Exit as exc:
@@ -271,12 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; results stored so far are kept", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors and anything unforeseen: one line, no traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except typer.TyperException as exc:  # usage errors: one line (a bare `harness` prints the help)
+        if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()
-            return exc.exit_code
+        else:
+            print(f"harness: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # anything unforeseen: one line, no traceback
         if os.environ.get("HARNESS_DEBUG"):
             raise
         print(f"harness: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)

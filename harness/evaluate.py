@@ -1,4 +1,4 @@
-"""STS scoring: the same numbers MTEB computes, plus bootstrap confidence intervals.
+"""STS scoring and statistics: the same numbers MTEB computes, bootstrap intervals, paired tests.
 
 Definitions follow MTEB 2.x (``mteb/_evaluators/any_sts_evaluator.py`` and
 ``mteb/abstasks/sts.py``):
@@ -16,46 +16,39 @@ Everything is computed in float64 and returned as plain Python floats on a 0-1 s
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import pearsonr, rankdata, spearmanr
+from scipy.stats import pearsonr, spearmanr
+
+from harness import bootstrap as bs
+from harness.errors import NonFiniteEmbeddings
+from harness.records import METRIC_KEYS, RunRecord
 
 __all__ = [
+    "MAIN_METRIC",
     "METRIC_KEYS",
     "NonFiniteEmbeddings",
+    "PairedTest",
     "bootstrap_ci",
+    "combine_paired",
     "cosine_similarities",
+    "finite",
+    "mean_ci",
     "paired_bootstrap",
     "paired_similarities",
+    "paired_test",
+    "paired_untestable",
+    "score_embeddings",
+    "stored_ci",
     "sts_scores",
 ]
 
 SimilarityName = Literal["cosine", "dot", "euclidean", "manhattan"]
-
-METRIC_KEYS: tuple[str, ...] = (
-    "cosine_pearson",
-    "cosine_spearman",
-    "manhattan_pearson",
-    "manhattan_spearman",
-    "euclidean_pearson",
-    "euclidean_spearman",
-    "dot_pearson",
-    "dot_spearman",
-    "pearson",
-    "spearman",
-    "main_score",
-)
-
-# Upper bound on the number of float64 cells one bootstrap chunk may hold (per matrix).
-_BOOTSTRAP_CHUNK_CELLS = 2_000_000
-
-
-class NonFiniteEmbeddings(ValueError):
-    """An embedding (or a similarity derived from one) is NaN or infinite."""
-
 
 def _as_pair_arrays(emb1: np.ndarray, emb2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(emb1, dtype=np.float64)
@@ -159,37 +152,6 @@ def _check_pred_gold(pred: Sequence[float], gold: Sequence[float]) -> tuple[np.n
     return p, g
 
 
-def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row of x with the same row of y (NaN for a constant row)."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean(axis=1, keepdims=True)
-    num = np.einsum("ij,ij->i", xc, yc)
-    den = np.sqrt(np.einsum("ij,ij->i", xc, xc) * np.einsum("ij,ij->i", yc, yc))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / den
-
-
-def _resample_chunks(n: int, n_resamples: int, seed: int):
-    """Yield index matrices (chunk, n) drawn from one seeded generator; same seed -> same draws."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(n_resamples, _BOOTSTRAP_CHUNK_CELLS // n))
-    done = 0
-    while done < n_resamples:
-        m = min(chunk, n_resamples - done)
-        yield rng.integers(0, n, size=(m, n))
-        done += m
-
-
-def _bootstrap_spearmans(preds: Sequence[np.ndarray], gold: np.ndarray, n_resamples: int, seed: int):
-    """Spearman of each prediction vector with gold on the same bootstrap resamples."""
-    out: list[list[np.ndarray]] = [[] for _ in preds]
-    for idx in _resample_chunks(gold.shape[0], n_resamples, seed):
-        gold_ranks = rankdata(gold[idx], axis=1)
-        for k, p in enumerate(preds):
-            out[k].append(_rowwise_pearson(rankdata(p[idx], axis=1), gold_ranks))
-    return [np.concatenate(parts) for parts in out]
-
-
 def _spearman(p: np.ndarray, g: np.ndarray) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -206,20 +168,16 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Seeded percentile-bootstrap CI of Spearman(pred, gold), resampling pairs.
 
-    Resamples where a side is constant (Spearman undefined) are dropped.
+    Resamples where a side is constant (Spearman undefined) are dropped. Computed by
+    ``harness.bootstrap`` (no sort per resample; the resamples and gold ranks of a task are
+    shared by every model scored on it), equal to ranking every resample.
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if n_resamples < 1:
         raise ValueError("n_resamples must be positive")
     p, g = _check_pred_gold(pred, gold)
-    (stats,) = _bootstrap_spearmans([p], g, n_resamples, seed)
-    stats = stats[np.isfinite(stats)]
-    if stats.size == 0:
-        return float("nan"), float("nan")
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.percentile(stats, [100.0 * alpha, 100.0 * (1.0 - alpha)])
-    return float(lo), float(hi)
+    return bs.percentile_ci(bs.gold_ranks(g, n_resamples, seed).spearmans(p), level)
 
 
 def paired_bootstrap(
@@ -243,23 +201,8 @@ def paired_bootstrap(
     a, g = _check_pred_gold(pred_a, gold)
     b, _ = _check_pred_gold(pred_b, gold)
     delta = _spearman(a, g) - _spearman(b, g)
-    sa, sb = _bootstrap_spearmans([a, b], g, n_resamples, seed)
-    deltas = sa - sb
-    deltas = deltas[np.isfinite(deltas)]
-    if deltas.size == 0 or not np.isfinite(delta):
-        ci = (float("nan"), float("nan"))
-        p_value = float("nan")
-    else:
-        lo, hi = np.percentile(deltas, [2.5, 97.5])
-        ci = (float(lo), float(hi))
-        if delta > 0:
-            opposite = np.count_nonzero(deltas <= 0)
-        elif delta < 0:
-            opposite = np.count_nonzero(deltas >= 0)
-        else:
-            opposite = deltas.size
-        p_value = float(min(1.0, 2.0 * opposite / deltas.size))
-    return {"delta": float(delta), "ci95": ci, "p_value": p_value, "n_pairs": int(g.shape[0])}
+    ranks = bs.gold_ranks(g, n_resamples, seed)
+    return bs.paired_summary(delta, ranks.spearmans(a), ranks.spearmans(b), g.shape[0])
 
 
 def require_finite(scores: dict[str, float]) -> dict[str, float]:
@@ -284,3 +227,118 @@ def score_embeddings(
     scores = require_finite(sts_scores(emb1, emb2, gold))
     sims = cosine_similarities(emb1, emb2)
     return scores, sims, bootstrap_ci(sims, gold, n_resamples=n_resamples, seed=seed)
+
+
+# --------------------------------------------------------------------------- stored numbers
+
+MAIN_METRIC = "cosine_spearman"  # MTEB's main score for STS tasks
+ALPHA = 0.05  # significance level of the paired tests
+Z95 = 1.959963984540054
+
+
+def finite(x: Any) -> float | None:
+    """``x`` as a float when it is a finite number, else None."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def stored_ci(run: RunRecord) -> tuple[float, float] | None:
+    """The run's 95% interval of the main score, as fractions (a ×100 interval is rescaled)."""
+    if not run.ci95 or len(run.ci95) != 2:
+        return None
+    lo, hi = finite(run.ci95[0]), finite(run.ci95[1])
+    if lo is None or hi is None:
+        return None
+    if max(abs(lo), abs(hi)) > 1.5:  # stored in points, not fractions
+        lo, hi = lo / 100, hi / 100
+    return (min(lo, hi), max(lo, hi))
+
+
+def mean_ci(
+    values: Sequence[float], cis: Sequence[tuple[float, float] | None]
+) -> tuple[float, tuple[float, float] | None]:
+    """Mean of task scores; its 95% interval treats task errors as independent and normal."""
+    mean = sum(values) / len(values)
+    if any(ci is None for ci in cis):
+        return mean, None
+    if len(values) == 1:
+        return mean, cis[0]
+    se = math.sqrt(sum(((ci[1] - ci[0]) / (2 * Z95)) ** 2 for ci in cis if ci is not None)) / len(values)
+    return mean, (mean - Z95 * se, mean + Z95 * se)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Outcome of a paired comparison of A against B on the same pairs (delta = A - B, fractions)."""
+
+    status: str  # ok | pairs-differ | no-pairs | unavailable
+    message: str
+    delta: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    n_pairs: int | None = None
+
+    @property
+    def significant(self) -> bool:
+        if self.status != "ok" or self.p_value is None or self.ci is None:
+            return False
+        return self.p_value < ALPHA and (self.ci[0] > 0 or self.ci[1] < 0)
+
+
+def paired_untestable(a: RunRecord, b: RunRecord) -> PairedTest | None:
+    """Why A and B cannot be paired (no similarities stored, different pairs), or None when they can."""
+    sims_a, sims_b = a.cosine_similarities, b.cosine_similarities
+    if not sims_a or not sims_b or not a.gold or not b.gold:
+        return PairedTest("no-pairs", "no per-pair similarities stored")
+    if a.gold != b.gold or len(sims_a) != len(a.gold) or len(sims_b) != len(b.gold):
+        return PairedTest("pairs-differ", "the pairs differ: the two runs scored different gold lists")
+    return None
+
+
+def paired_test(
+    a: RunRecord, b: RunRecord, bootstrap: Callable[..., dict[str, Any]] | None = paired_bootstrap
+) -> PairedTest:
+    """Paired bootstrap of A vs B on one task, from the stored per-pair similarities.
+
+    ``bootstrap`` None skips the test (status ``unavailable``): the caller compares intervals instead.
+    """
+    untestable = paired_untestable(a, b)
+    if untestable is not None:
+        return untestable
+    sims_a, sims_b = a.cosine_similarities, b.cosine_similarities
+    if bootstrap is None:
+        return PairedTest("unavailable", "paired bootstrap unavailable (no bootstrap given)")
+    try:
+        out = bootstrap(list(sims_a), list(sims_b), list(a.gold), n_resamples=1000, seed=0)
+    except Exception as exc:
+        return PairedTest("unavailable", f"paired bootstrap failed: {exc}")
+    delta, p = finite(out.get("delta")), finite(out.get("p_value"))
+    ci_raw = out.get("ci95") or []
+    ci = (finite(ci_raw[0]), finite(ci_raw[1])) if len(ci_raw) == 2 else (None, None)
+    if delta is None or p is None or ci[0] is None or ci[1] is None:
+        return PairedTest("unavailable", "paired bootstrap returned no usable numbers")
+    n = out.get("n_pairs")
+    return PairedTest(
+        "ok", "paired bootstrap", delta, (ci[0], ci[1]), p, int(n) if n is not None else len(a.gold)
+    )
+
+
+def combine_paired(tests: Sequence[PairedTest]) -> PairedTest:
+    """One test from per-task paired tests: mean difference, independent normal errors."""
+    if len(tests) == 1:
+        return tests[0]
+    k = len(tests)
+    delta = sum(t.delta for t in tests if t.delta is not None) / k
+    se = math.sqrt(sum(((t.ci[1] - t.ci[0]) / (2 * Z95)) ** 2 for t in tests if t.ci)) / k
+    p = (0.0 if delta != 0 else 1.0) if se <= 0 else math.erfc(abs(delta) / se / math.sqrt(2))
+    return PairedTest(
+        "ok",
+        f"paired bootstrap over {k} tasks",
+        delta,
+        (delta - Z95 * se, delta + Z95 * se),
+        p,
+        sum(t.n_pairs or 0 for t in tests),
+    )

@@ -11,7 +11,9 @@ import hashlib
 import json
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.languages import covers, is_multilingual
 
 T = TypeVar("T")
 
@@ -44,23 +46,63 @@ class Finding(Frozen):
 
 
 ClaimMetric = Literal["spearman", "pearson"]
-ClaimSource = Literal["model-index", "text"]
+ClaimSimilarity = Literal["cosine", "manhattan", "euclidean", "dot", "max", "unspecified"]
+ClaimSource = Literal["model-index", "table", "text", "csv"]
 
 
 class Claim(Frozen):
-    """A score the card's author claims, on a 0-1 scale."""
+    """An STS score the card's author claims for this model, on a 0-1 scale.
+
+    It says exactly what it claims: the correlation (`metric`), between gold scores and which
+    similarity of the embeddings (`similarity`; "unspecified" when the card does not say), on
+    which dataset (as written) and the MTEB task that is (`mteb_task`, None when unknown), which
+    language subset and split. `source` is where it was read first, `sources` every place the
+    same claim was found (equal claims merge), `quote` the card's words.
+    """
 
     metric: ClaimMetric
     value: float = Field(ge=-1.0, le=1.0)
     dataset: str | None = None
     split: str | None = None
-    language: str | None = None
-    similarity: str | None = None  # cosine, dot, ... when the claim says so
+    language: str | None = None  # the language subset: "de", or "de-en" for a cross-lingual pair
+    similarity: ClaimSimilarity = "unspecified"
+    mteb_task: str | None = None
     source: ClaimSource
+    sources: list[ClaimSource] = []
     quote: str
+
+    @field_validator("similarity", mode="before")
+    @classmethod
+    def _unspecified(cls, value: Any) -> Any:
+        return "unspecified" if value is None else value
+
+    @property
+    def comparable(self) -> bool:
+        """Whether our cosine measurement can check it: a cosine claim, or one that names no
+        similarity (every claim is an STS claim, and cosine is what STS evaluations report)."""
+        return self.similarity in ("cosine", "unspecified")
 
 
 LanguageSource = Literal["card", "inferred", "override", "unknown"]
+
+
+class MtebFacts(Frozen):
+    """What mteb's model registry (`mteb.get_model_meta`) says about a model id."""
+
+    name: str
+    revision: str | None = None
+    loader: str | None = None  # the loader's class or function name
+    loader_kwargs: list[str] = []  # the names of the keyword arguments mteb's loader gets
+    model_prompts: dict[str, str] | None = None  # loader_kwargs["model_prompts"]
+    trust_remote_code: bool = False
+    dimension: int | list[int] | None = None
+    max_tokens: int | None = None
+    parameters: int | None = None
+    languages: list[str] = []  # harness language codes
+    license: str | None = None
+    release_date: str | None = None
+    similarity: str | None = None
+    use_instructions: bool | None = None
 
 
 class ModelSpec(Frozen):
@@ -69,7 +111,8 @@ class ModelSpec(Frozen):
     key: str  # registry folder name; safe as a path component
     source: str  # path of the card file that was parsed
     model_id: Sourced[str] = Sourced()
-    languages: Sourced[list[str]] = Sourced()
+    languages: Sourced[list[str]] = Sourced()  # declared languages (harness.languages codes)
+    multilingual: bool = False  # the card says "multilingual": a flag, not a language
     language_source: LanguageSource = "unknown"
     dimension: Sourced[int] = Sourced()
     pooling: Sourced[str] = Sourced()
@@ -83,6 +126,10 @@ class ModelSpec(Frozen):
     normalize: Sourced[bool] = Sourced()  # a Normalize module in the pipeline
     revision: Sourced[str] = Sourced()  # Hub revision (override) when pinned
     local_path: Sourced[str] = Sourced()  # a folder with the weights (override)
+    prompts: Sourced[dict[str, str]] = Sourced()  # the prompts mteb's rule selects from (harness.prompts)
+    default_prompt: Sourced[str] = Sourced()  # sentence-transformers' default_prompt_name
+    sts_prompt: Sourced[str] = Sourced()  # what STS tasks get (value None: no prompt; source: why)
+    mteb: MtebFacts | None = None  # mteb's metadata, when mteb knows the model id
     name: str | None = None  # the card's title, for display only (untrusted)
     claims: list[Claim] = []
     warnings: list[Finding] = []
@@ -92,6 +139,20 @@ class ModelSpec(Frozen):
     def display_name(self) -> str:
         return self.model_id.value or self.key
 
+    @model_validator(mode="before")
+    @classmethod
+    def _multilingual_flag(cls, data: Any) -> Any:
+        """"multilingual" in a languages list (older records, hand-made specs) becomes the flag."""
+        if isinstance(data, dict):
+            langs = data.get("languages")
+            value = langs.get("value") if isinstance(langs, dict) else getattr(langs, "value", None)
+            if isinstance(value, list) and any(is_multilingual(x) for x in value):
+                kept = [x for x in value if not is_multilingual(x)]
+                source = langs.get("source") if isinstance(langs, dict) else langs.source
+                data = {**data, "languages": {"value": kept or None, "source": source if kept else None},
+                        "multilingual": True}
+        return data
+
     @property
     def language_list(self) -> list[str]:
         return list(self.languages.value or [])
@@ -99,10 +160,12 @@ class ModelSpec(Frozen):
     @property
     def is_multilingual(self) -> bool:
         # Only the card's own "multilingual" tag: a card listing de and en does not claim French.
-        return "multilingual" in self.language_list
+        return self.multilingual
 
     def covers(self, language: str) -> bool:
-        return language in self.language_list or self.is_multilingual
+        """Whether the model covers a language key ("de", or "de-en" for a cross-lingual pair):
+        the one rule the runner and the report share (harness.languages.covers)."""
+        return covers(self.language_list, self.multilingual, language)
 
     def contract_json(self) -> dict[str, Any]:
         """The exact object `harness cards --json` prints (a contract other tools read)."""
@@ -110,6 +173,7 @@ class ModelSpec(Frozen):
             "source": self.source,
             "model_id": self.model_id.value,
             "languages": self.language_list,
+            "multilingual": self.multilingual,
             "language_source": self.language_source,
             "dimension": self.dimension.value,
             "pooling": self.pooling.value,
@@ -125,11 +189,53 @@ class ModelSpec(Frozen):
                     "split": c.split,
                     "language": c.language,
                     "source": c.source,
+                    "similarity": c.similarity,
+                    "mteb_task": c.mteb_task,
+                    "comparable": c.comparable,
+                    "sources": list(c.sources or [c.source]),
+                    "quote": c.quote,
                 }
                 for c in self.claims
             ],
             "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
             "errors": list(self.errors),
+            "sources": self.fact_sources(),
+            "prompt": {
+                "sts": self.sts_prompt.value,
+                "source": self.sts_prompt.source,
+                "prompts": self.prompts.value,
+                "prompts_source": self.prompts.source,
+                "default_prompt_name": self.default_prompt.value,
+            },
+            "license": self.license.value,
+            "parameters": self.parameters.value,
+            "mteb": self.mteb.model_dump() if self.mteb is not None else None,
+        }
+
+    def fact_sources(self) -> dict[str, str | None]:
+        """Where each known fact came from: ``yaml:…``/``prose`` (card), ``model-files:…``,
+        ``override:registry.toml``, ``mteb:ModelMeta…``."""
+        return {
+            name: getattr(self, name).source
+            for name in (
+                "model_id",
+                "languages",
+                "dimension",
+                "pooling",
+                "max_seq_length",
+                "architecture",
+                "base_model",
+                "datasets",
+                "loss",
+                "license",
+                "parameters",
+                "normalize",
+                "revision",
+                "local_path",
+                "prompts",
+                "sts_prompt",
+            )
+            if getattr(self, name).value is not None or name == "sts_prompt"
         }
 
 
@@ -165,6 +271,23 @@ class StsTask(Frozen):
         return self.name if self.subset == "default" else f"{self.name}[{self.subset}]"
 
 
+# The correlations an STS evaluation computes, in the order results list them (MTEB's keys
+# plus the dot-product extras); harness.evaluate computes them, the task catalog keeps the
+# tasks whose main score is one of them.
+METRIC_KEYS: tuple[str, ...] = (
+    "cosine_pearson",
+    "cosine_spearman",
+    "manhattan_pearson",
+    "manhattan_spearman",
+    "euclidean_pearson",
+    "euclidean_spearman",
+    "dot_pearson",
+    "dot_spearman",
+    "pearson",
+    "spearman",
+    "main_score",
+)
+
 DType = Literal["fp32", "fp16", "bf16"]
 
 
@@ -177,7 +300,111 @@ class RunSettings(Frozen):
     normalize: bool = False
     trust_remote_code: bool = False
     evaluator_version: int = 1  # bump when scoring code changes what it computes
+    prompt: str | None = None  # prepended to every sentence (harness.prompts); None: no prompt
+    encoder: str | None = None  # None: the sentence-transformers fast path; "mteb:<loader>": mteb's
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The fields a hash covers: fields added later count only when set, so a result stored
+        before they existed keeps its identity (and its cached vectors)."""
+        data = self.model_dump()
+        for name in _ADDED_LATER:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
     def identity_hash(self) -> str:
-        blob = json.dumps(self.model_dump(), sort_keys=True).encode()
+        blob = json.dumps(self.hashed_fields(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_ADDED_LATER = ("prompt", "encoder")
+
+
+class EncodeStats(Frozen):
+    """What one encode pass did; every task that shared the pass stores it in its run record.
+
+    Fields are optional so that every stored shape loads (error records store none).
+    """
+
+    n_texts: int | None = None  # texts passed in (duplicates included)
+    n_unique: int | None = None
+    n_cache_hits: int | None = None  # unique texts served from the cache
+    n_encoded: int | None = None  # unique texts run through the model
+    encode_seconds: float | None = None  # tokenize + forward of the misses (model loading excluded)
+    sentences_per_second: float | None = None  # n_encoded / encode_seconds (0 when nothing was encoded)
+    peak_memory_bytes: int | None = None  # CUDA: torch max_memory_allocated; CPU: process peak RSS
+    device: str | None = None  # "none" when the model was not loaded (everything cached)
+    # The loaded model's dtype (None when nothing was loaded). Never written: a run's dtype is
+    # recorded once, in its settings; older files that stored it here still load.
+    dtype: str | None = Field(default=None, exclude=True)
+    batch_size: int | None = None  # batch size (rows at full length) after any OOM halving
+    n_tokens: int | None = None  # real tokens fed to the model (special tokens included)
+    n_padded_tokens: int | None = None  # token positions processed incl. padding (>= n_tokens)
+    model_load_seconds: float | None = None
+    tasks_sharing_the_pass: int | None = None  # set by the runner: tasks scored from this pass
+
+
+class Hardware(Frozen):
+    """Where a run ran: the device asked for, the machine, and the GPU when there was one."""
+
+    device: str | None = None
+    platform: str | None = None
+    cpu: str | None = None
+    cpu_count: int | None = None
+    torch_threads: int | None = None
+    gpu: str | None = None
+    cuda: str | None = None
+
+
+RunStatus = Literal["ok", "error", "unavailable"]
+
+# Why a run has no score. The single list of kinds: run.failures writes them, the report words
+# them (report.words.ERROR_KIND_TEXT has exactly these keys), and a stored record with any
+# other kind does not validate.
+ErrorKind = Literal[
+    "weights-unavailable",  # planning: no weights anywhere (status "unavailable")
+    "load-failed",  # the weights exist but do not load (corrupt, not a model folder, ...)
+    "remote-code-refused",  # the model needs trust_remote_code, which was not given
+    "out-of-memory",  # even batch size 1 (or the model itself) does not fit
+    "non-finite",  # NaN/inf embeddings or undefined correlations
+    "worker-failed",  # a Ray worker died or raised for good (infrastructure, not the model)
+    "failed",  # anything else, with the exception type in the message
+]
+
+
+class RunRecord(Frozen):
+    """One evaluated (task, subset, split) for one model revision, as stored in a result file."""
+
+    split: str
+    subset: str
+    status: RunStatus
+    identity: str
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    languages: list[str] = []
+    settings: RunSettings = RunSettings()
+    settings_hash: str | None = None
+    data_revision: str | None = None
+    data_source: str | None = None
+    n_pairs: int | None = None
+    scores: dict[str, float] = {}
+    ci95: list[float] | None = None
+    bootstrap: dict[str, Any] | None = None
+    cosine_similarities: list[float] | None = None
+    gold: list[float] | None = None
+    off_card_language: bool = False  # the card does not list the task's language
+    prompt_source: str | None = None  # where settings.prompt came from (harness.prompts), or why none
+    encode_path: str | None = None  # "sentence-transformers" (the fast path) or "mteb" (mteb.get_model)
+    encode_path_reason: str | None = None
+    encode: EncodeStats | None = None  # throughput, encode time, peak memory, device, batch size
+    hardware: Hardware | None = None
+    versions: dict[str, str] = {}
+    git_commit: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    evaluation_seconds: float | None = None
+
+    @field_validator("encode", "hardware", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == {} else value  # error records of version 1 stored {}

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.cards import KEY_RE, crosscheck, normalize_language, parse_card
+from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
 
 CARD_FILE = "README.md"
@@ -86,7 +87,8 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
     local = spec.local_path.value
     if local and model_dir is None:
         if Path(local).is_dir():
-            spec = crosscheck(spec, Path(local))
+            model_dir = Path(local)
+            spec = crosscheck(spec, model_dir)
         else:
             note = Finding(
                 code="local-path-missing",
@@ -94,7 +96,7 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
                 "the weights must come from elsewhere",
             )
             spec = spec.model_copy(update={"warnings": [*spec.warnings, note]})
-    return spec
+    return with_sources(spec, model_dir, overrides=overrides)  # mteb's metadata and the prompts
 
 
 def load_registry(root: Path) -> list[ModelSpec]:
@@ -177,7 +179,7 @@ def load_card(path: Path) -> ModelSpec:
     path = Path(path)
     if path.name == CARD_FILE:
         return load_entry(path.parent, strict_key=False)
-    return parse_card(path)
+    return with_sources(parse_card(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,13 +287,14 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
         title = f"{len(specs)} model(s) in {root} covering {code!r}"
     _report_errors(specs)
     table = Table(title=title, title_justify="left")
-    for col in ("key", "model id", "languages", "dim", "pooling", "max seq", "architecture"):
+    for col in ("key", "model id", "languages", "dim", "pooling", "max seq", "architecture", "STS prompt"):
         table.add_column(col, overflow="fold")
     for col in ("claims", "warnings"):
         table.add_column(col, justify="right")
     for s in specs:
         table.add_row(
             *_fact_cells(s),
+            _cell(prompt_label(s.sts_prompt)),
             _cell(len(s.claims)),
             _cell(len(s.warnings) + len(s.errors)),
         )

@@ -1,16 +1,28 @@
-"""Result files: MTEB TaskResult layout plus a `harness` block, written atomically.
+"""Result files: MTEB's results layout plus a `harness` block, written atomically, read defensively.
 
-Layout: ``<results>/<model-key>/<revision>/<TaskName>.json``, one file per model,
-revision and task. A file holds every (split, subset) evaluated for that task, so
-``--lang de`` and ``--lang es`` runs of STSBenchmarkMultilingualSTS share one file
-the way MTEB's own result files do. Each evaluated unit is one *run record* in
-``harness.runs``; successful ones also appear in MTEB's ``scores[split]`` list,
-so ``mteb.TaskResult.from_disk`` loads the file.
+Layout (mteb's, see :mod:`harness.mteb_layout`): ``<results>/<org>__<Name>/<revision>/<Task>.json``
+with a ``model_meta.json`` per revision folder; tasks that are not MTEB's live in
+``<revision>/harness-local/``. A file holds every (split, subset) evaluated for that task, so
+``--lang de`` and ``--lang es`` runs of STSBenchmarkMultilingualSTS share one file the way
+MTEB's own result files do. Each evaluated unit is one *run record* in ``harness.runs``; the
+successful ones also appear in MTEB's ``scores[split]`` list, so mteb's ``TaskResult``,
+``ResultCache`` and ``Benchmark`` read the folder as their own.
 
-A run's identity is (model revision, task, subset, split, data revision, settings
-hash): resume compares identities, never file names. Writes take a file lock,
-merge with what is on disk, and replace the file atomically, so two runs sharing
-a results folder never lose each other's work and no reader sees half a file.
+A run's identity is (model revision, task, subset, split, data revision, settings hash):
+resume compares identities, never file names. Records with different identities live side by
+side (a different pairs file under the same name, other settings); MTEB's ``scores`` list shows,
+per split and subset, the successful record that finished last. A failure never replaces a
+successful record of the same identity (``--force`` included): the good result stays and the
+caller is told. Writes take a file lock, merge with what is on disk and replace the file
+atomically, readable as any output file (0644 unless the umask says otherwise).
+
+Reading: only regular files of at most :data:`MAX_RESULT_BYTES` are read (a FIFO or a link to
+``/dev/zero`` is reported and skipped, never opened for reading). A file that is JSON but not a
+result this version can read (``{"harness": []}``, a record with a missing field, nesting
+100,000 deep) is an :class:`InvalidResult`: ``run`` moves it to ``<results>/.quarantine/``
+(nothing is deleted) and recomputes what it held. Files of schema version 1 (folders named by
+registry key) are read as they are; :func:`harness.result_migration.migrate` moves them into
+this layout.
 """
 
 from __future__ import annotations
@@ -21,16 +33,28 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from filelock import FileLock
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-SCHEMA_VERSION = 1
-RunStatus = Literal["ok", "error", "unavailable"]
+from harness.model_files import UnreadableFile, read_bytes
+from harness.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE, folder_name, model_meta_json, name_for
+from harness.records import RunRecord
+
+SCHEMA_VERSION = 2
 NO_REVISION = "no-revision"  # folder for models whose weights (and so revision) were never found
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+QUARANTINE_FOLDER = ".quarantine"
+# Who computed the scores: the harness's evaluator, which reproduces mteb's STS evaluator
+# (AnySTSEvaluator: cosine/manhattan/euclidean Pearson and Spearman with scipy; tests/test_evaluate.py).
+EVALUATOR = {
+    "name": "harness.evaluate",
+    "equals": "mteb AnySTSEvaluator (same correlations; checked against mteb's evaluator in the tests)",
+}
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -39,36 +63,12 @@ class StoreError(Exception):
     """A result could not be read or written; the message names the file."""
 
 
-class RunRecord(BaseModel):
-    """One evaluated (task, subset, split) for one model revision, as stored."""
+class UnreadableResult(StoreError):
+    """Not read at all: not a regular file, too large, or not readable (reported and skipped)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
 
-    split: str
-    subset: str
-    status: RunStatus
-    identity: str
-    error: str | None = None
-    error_kind: str | None = None  # unavailable-weights, load-failed, oom, non-finite, data-error, ...
-    languages: list[str] = []
-    settings: dict[str, Any] = {}
-    settings_hash: str | None = None
-    data_revision: str | None = None
-    data_source: str | None = None
-    n_pairs: int | None = None
-    scores: dict[str, float] = {}
-    ci95: list[float] | None = None
-    bootstrap: dict[str, Any] | None = None
-    cosine_similarities: list[float] | None = None
-    gold: list[float] | None = None
-    off_card_language: bool = False  # the card does not list the task's language
-    encode: dict[str, Any] = {}  # throughput, encode time, peak memory, device, batch size
-    hardware: dict[str, Any] = {}
-    versions: dict[str, Any] = {}
-    git_commit: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    evaluation_seconds: float | None = None
+class InvalidResult(StoreError):
+    """Read, but not a result this version can use (quarantined by ``run``)."""
 
 
 class StoredResult(BaseModel):
@@ -106,9 +106,16 @@ def task_file_name(task_name: str) -> str:
     return safe_component(cleaned or "task", "task name") + ".json"
 
 
-def result_path(root: Path, model_key: str, revision: str, task_name: str) -> Path:
-    model_dir = root / safe_component(model_key, "model key")
-    path = model_dir / safe_component(revision, "revision") / task_file_name(task_name)
+def model_folder(model_key: str, model_id: str | None) -> str:
+    """The model's folder: mteb's ``org__Name`` for its Hub id (``harness-local__<key>`` without one)."""
+    return folder_name(name_for(model_id, model_key))
+
+
+def result_path(
+    root: Path, model_dir: str, revision: str, task_name: str, *, harness_local: bool = False
+) -> Path:
+    folder = root / safe_component(model_dir, "model folder") / safe_component(revision, "revision")
+    path = (folder / LOCAL_TASKS_FOLDER if harness_local else folder) / task_file_name(task_name)
     resolved_root = root.resolve()
     if resolved_root not in path.resolve().parents:
         raise StoreError(f"result path escapes the results folder: {path}")
@@ -129,17 +136,27 @@ def model_lock(root: Path, model_key: str) -> FileLock:
     return FileLock(str(lock_dir / f"{safe_component(model_key, 'model key')}.model.lock"), timeout=-1)
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over `path`."""
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write_text(path: Path, text: str, what: str = "result") -> None:
+    """Write text to a temporary file in the same folder, fsync, then rename over `path`.
+
+    The file gets the mode a plain ``open()`` would give it (0644 under the usual umask). A
+    failure leaves `path` as it was and no temporary file behind; StoreError names the file.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise StoreError(f"{path}: cannot write result: {exc.strerror or exc}") from None
+        raise StoreError(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
+            os.fchmod(fh.fileno(), _file_mode())
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -147,19 +164,47 @@ def atomic_write_json(path: Path, data: Any) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise StoreError(f"{path}: cannot write result: {reason}") from None
+        raise StoreError(f"{path}: cannot write {what}: {reason}") from None
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """`atomic_write_text` of JSON (no NaN: a record with one is refused, the old file stays)."""
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise StoreError(f"{path}: cannot write result: {exc}") from None
+    atomic_write_text(path, text)
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    """A result file's JSON object. FileNotFoundError passes through; see the module doc for the rest."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_bytes(path, MAX_RESULT_BYTES)
     except FileNotFoundError:
         raise
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreError(f"{path}: unreadable result file: {exc}") from None
-    if not isinstance(data, dict):
-        raise StoreError(f"{path}: result file is not a JSON object")
-    return data
+    except UnreadableFile as exc:
+        raise UnreadableResult(f"{path}: {exc.reason}") from None
+    except OSError as exc:
+        raise UnreadableResult(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise InvalidResult(f"{path}: not a result file (JSON nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise InvalidResult(f"{path}: not a result file (unreadable JSON: {reason})") from None
+    if not isinstance(value, dict):
+        raise InvalidResult(f"{path}: not a result file (not a JSON object)")
+    return value
+
+
+def quarantine(root: Path, path: Path) -> Path:
+    """Move a bad result file aside, under ``<root>/.quarantine/`` (kept, never deleted)."""
+    rel = path.relative_to(root).as_posix().replace("/", "__")
+    target = root / QUARANTINE_FOLDER / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
 
 
 def _score_entry(run: RunRecord) -> dict[str, Any]:
@@ -167,12 +212,69 @@ def _score_entry(run: RunRecord) -> dict[str, Any]:
     return {**run.scores, "hf_subset": run.subset, "languages": run.languages}
 
 
+def shown_runs(runs: list[RunRecord]) -> list[RunRecord]:
+    """Per (split, subset) the record to show: the last successful one, else the last failure."""
+    best: dict[tuple[str, str], RunRecord] = {}
+    for run in runs:
+        key = (run.split, run.subset)
+        held = best.get(key)
+        rank = (run.status == "ok", run.finished_at or "")
+        if held is None or rank >= (held.status == "ok", held.finished_at or ""):
+            best[key] = run
+    return [best[key] for key in sorted(best)]
+
+
 def _rebuild_scores(runs: list[RunRecord]) -> dict[str, list[dict[str, Any]]]:
     scores: dict[str, list[dict[str, Any]]] = {}
-    for run in sorted(runs, key=lambda r: (r.split, r.subset)):
+    for run in shown_runs(runs):
         if run.status == "ok":
             scores.setdefault(run.split, []).append(_score_entry(run))
     return scores
+
+
+def merge_run(runs: list[RunRecord], run: RunRecord) -> tuple[list[RunRecord], RunRecord | None]:
+    """``(runs, kept)``: `run` merged in by identity; `kept` is the good record a failure did not replace."""
+    if run.status != "ok":
+        good = next((r for r in runs if r.identity == run.identity and r.status == "ok"), None)
+        if good is not None:
+            return runs, good
+    merged = [r for r in runs if r.identity != run.identity] + [run]
+    return sorted(merged, key=lambda r: (r.split, r.subset, r.finished_at or "")), None
+
+
+def _existing_runs(root: Path, path: Path, notes: list[str] | None) -> list[RunRecord]:
+    """The records already in `path`; a file this version cannot read is moved aside first."""
+    try:
+        existing = read_json(path)
+        return _runs_of(path, existing)
+    except FileNotFoundError:
+        return []
+    except StoreError as exc:
+        moved = quarantine(root, path)
+        if notes is not None:
+            notes.append(f"{exc}; moved to {moved}")
+        return []
+
+
+def _runs_of(path: Path, data: dict[str, Any]) -> list[RunRecord]:
+    block = data.get("harness")
+    if not isinstance(block, dict) or not isinstance(block.get("runs", []), list):
+        raise InvalidResult(f"{path}: not a harness result (no valid 'harness' block)")
+    try:
+        return [RunRecord.model_validate(r) for r in block.get("runs", [])]
+    except (ValidationError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()
+        detail = " ".join(first[:3])[:200]
+        raise InvalidResult(f"{path}: invalid run record: {detail}") from None
+
+
+def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """``model_meta.json`` in a revision folder, rewritten only when it says something else."""
+    path = folder / MODEL_META_FILE
+    with contextlib.suppress(StoreError, FileNotFoundError):
+        if read_json(path) == meta:
+            return
+    atomic_write_json(path, meta)
 
 
 def write_run(
@@ -186,19 +288,33 @@ def write_run(
     dataset_revision: str | None,
     weights_source: str | None,
     run: RunRecord,
+    in_mteb: bool | None = None,
+    model_meta: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
 ) -> Path:
-    """Merge one run record into its task file (replacing the same split+subset) atomically."""
-    path = result_path(root, model_key, revision, task_name)
+    """Merge one run record into its task file atomically (see the module doc for the rules).
+
+    ``in_mteb`` False stores the task under ``harness-local/`` (default: whether mteb knows the
+    task name). ``model_meta`` is the revision's ``model_meta.json`` (default: mteb's, else a
+    minimal one). One line per event worth telling (a failure that kept a good result, a bad
+    file moved aside) goes to ``notes``.
+    """
+    from harness.result_migration import migrate
+
+    migrate(root, notes)
+    local = not (is_mteb_task(task_name) if in_mteb is None else in_mteb)
+    folder = model_folder(model_key, model_id)
+    path = result_path(root, folder, revision, task_name, harness_local=local)
     with _lock_for(root, path):
-        try:
-            existing = read_json(path)
-        except FileNotFoundError:
-            existing = {}
-        except StoreError:
-            existing = {}  # an unreadable file is replaced; nothing in it could be trusted
-        old_runs = [RunRecord.model_validate(r) for r in existing.get("harness", {}).get("runs", [])]
-        runs = [r for r in old_runs if (r.split, r.subset) != (run.split, run.subset)] + [run]
-        runs.sort(key=lambda r: (r.split, r.subset))
+        runs, kept = merge_run(_existing_runs(root, path, notes), run)
+        if kept is not None:
+            if notes is not None:
+                notes.append(
+                    f"{model_key}: {task_name} {run.split}/{run.subset}: {run.status} "
+                    f"({run.error_kind}) not stored over the good result of {kept.finished_at or 'earlier'} "
+                    f"in {path}"
+                )
+            return path
         data = {
             "dataset_revision": dataset_revision or run.data_revision or "unknown",
             "task_name": task_name,
@@ -212,70 +328,127 @@ def write_run(
                 "model_id": model_id,
                 "revision": revision,
                 "weights_source": weights_source,
+                "evaluator": EVALUATOR,
                 "runs": [r.model_dump(mode="json") for r in runs],
             },
         }
         atomic_write_json(path, data)
+        if revision != NO_REVISION:
+            meta = model_meta or model_meta_json(name_for(model_id, model_key), revision)
+            write_model_meta(root / folder / revision, meta)
     return path
 
 
+def is_mteb_task(task_name: str) -> bool:
+    """Whether mteb knows a task by this name (a harness-local name is not one)."""
+    return _mteb_task_revision(task_name) is not None
+
+
+def _mteb_task_revision(task_name: str) -> str | None:
+    from harness.result_migration import mteb_dataset_revision
+
+    return mteb_dataset_revision(task_name)
+
+
 def iter_result_files(root: Path) -> Iterator[Path]:
+    """Every result file: ``*/*/*.json`` (not model_meta.json) and ``*/*/harness-local/*.json``."""
     if not root.is_dir():
         return
-    for path in sorted(root.glob("*/*/*.json")):
-        if not path.name.startswith("."):
+    found = [*root.glob("*/*/*.json"), *root.glob(f"*/*/{LOCAL_TASKS_FOLDER}/*.json")]
+    for path in sorted(found):
+        if not path.name.startswith(".") and path.name != MODEL_META_FILE:
             yield path
 
 
 def load_file(path: Path) -> list[StoredResult]:
+    """Every record of one result file (version 1 files with today's task names, see result_migration)."""
+    from harness.result_migration import current_names
+
     data = read_json(path)
-    block = data.get("harness")
-    if not isinstance(block, dict):
-        raise StoreError(f"{path}: not a harness result (no 'harness' block)")
+    runs = _runs_of(path, data)
+    block = data["harness"]
     try:
-        runs = [RunRecord.model_validate(r) for r in block.get("runs", [])]
-    except Exception as exc:  # pydantic ValidationError: report the file, not a traceback
-        raise StoreError(f"{path}: invalid run record: {exc}".splitlines()[0]) from None
-    return [
-        StoredResult(
-            path=str(path),
-            model_key=str(block.get("model_key")),
-            model_id=block.get("model_id"),
-            revision=str(block.get("revision")),
-            task_name=str(data.get("task_name")),
-            mteb_version=data.get("mteb_version"),
-            dataset_revision=data.get("dataset_revision"),
-            weights_source=block.get("weights_source"),
-            run=run,
-        )
-        for run in runs
-    ]
+        named = current_names(data, runs)
+        return [
+            StoredResult(
+                path=str(path),
+                model_key=str(block.get("model_key")),
+                model_id=block.get("model_id"),
+                revision=str(block.get("revision")),
+                task_name=task,
+                mteb_version=data.get("mteb_version"),
+                dataset_revision=dataset_revision,
+                weights_source=block.get("weights_source"),
+                run=run,
+            )
+            for task, dataset_revision, run in named
+        ]
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise InvalidResult(f"{path}: invalid result file: {' '.join(str(exc).split())[:200]}") from None
 
 
-def load_results(root: Path, errors: list[str] | None = None) -> list[StoredResult]:
-    """Every stored run under `root`; unreadable files are reported in `errors`, not raised."""
+def load_results(
+    root: Path, errors: list[str] | None = None, *, quarantine_bad: bool = False
+) -> list[StoredResult]:
+    """Every stored run under `root`; unreadable files are reported in `errors`, not raised.
+
+    ``quarantine_bad`` (``run`` sets it) moves invalid files aside so what they held is recomputed.
+    """
     results: list[StoredResult] = []
     for path in iter_result_files(root):
         try:
             results.extend(load_file(path))
         except StoreError as exc:
+            message = str(exc)
+            if quarantine_bad and isinstance(exc, InvalidResult):
+                message += f"; moved to {quarantine(root, path)}, its results will be recomputed"
             if errors is not None:
-                errors.append(str(exc))
+                errors.append(message)
     return results
 
 
-def completed_identities(root: Path, model_key: str, revision: str) -> set[str]:
-    """Identities of successful runs already stored for one model revision (what resume skips)."""
-    folder = root / safe_component(model_key, "model key") / safe_component(revision, "revision")
+def prepare_folder(root: Path, notes: list[str]) -> None:
+    """Before ``run`` plans: earlier layouts migrated, invalid files quarantined (their work redone)."""
+    from harness.result_migration import migrate
+
+    migrate(root, notes)
+    load_results(root, notes, quarantine_bad=True)
+
+
+def completed_identities(
+    root: Path,
+    model_key: str,
+    revision: str,
+    model_id: str | None = None,
+    *,
+    notes: list[str] | None = None,
+) -> set[str]:
+    """Identities of successful runs already stored for one model revision (what resume skips).
+
+    Looks in the model's folder (and the version 1 folder named by its key). A file this version
+    cannot read is moved aside (reported in ``notes``) so that what it held is computed again.
+    """
+    from harness.result_migration import legacy_location
+
+    folders = {root / model_folder(model_key, model_id), legacy_location(root, model_key)}
     done: set[str] = set()
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            try:
-                for stored in load_file(path):
-                    if stored.run.status == "ok":
-                        done.add(stored.run.identity)
-            except StoreError:
+    for base in sorted(folders):
+        rev = base / safe_component(revision, "revision")
+        if not rev.is_dir():
+            continue
+        for path in sorted([*rev.glob("*.json"), *rev.glob(f"{LOCAL_TASKS_FOLDER}/*.json")]):
+            if path.name == MODEL_META_FILE or path.name.startswith("."):
                 continue
+            try:
+                stored = load_file(path)
+            except StoreError as exc:
+                message = str(exc)
+                if isinstance(exc, InvalidResult):
+                    message += f"; moved to {quarantine(root, path)}, its results will be recomputed"
+                if notes is not None:
+                    notes.append(message)
+                continue
+            done.update(s.run.identity for s in stored if s.run.status == "ok" and s.model_key == model_key)
     return done
 
 

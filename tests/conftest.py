@@ -38,6 +38,8 @@ def _offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("harness-cache")))
+    # The project's own harness.toml is for users; tests name every folder themselves.
+    monkeypatch.setenv("HARNESS_CONFIG", "none")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,8 @@ from fixtures.workspace import (
     write_pairs,
 )
 
-from harness import cli, runner, store
+from harness import cli, store
+from harness import run as runner
 
 BAD_CARDS = Path(__file__).resolve().parent / "fixtures" / "bad_cards"
 GOOD_CARD = "good.md"

@@ -10,18 +10,17 @@ from pathlib import Path
 import ftfy
 import pytest
 
-from harness.cards import (
+from harness.card import (
     MAX_CARD_BYTES,
-    _dataset_info,
-    _fallback_fix,
     classify_model_id,
     crosscheck,
     infer_language,
-    normalize_language,
     parse_card,
     parse_card_text,
     repair_mojibake,
 )
+from harness.card.claim_words import dataset_info
+from harness.card.text import fallback_fix
 from harness.records import ModelSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -350,11 +349,12 @@ def test_old_format_with_dense_and_model_index():
     assert claims["spearman"].value == pytest.approx(0.853)  # 0-100 scale read as 0-1
     assert claims["pearson"].value == pytest.approx(0.841)
     c = claims["spearman"]
-    assert (c.dataset, c.split, c.language, c.similarity) == (
-        "mteb/sts22-crosslingual-sts",
+    assert (c.dataset, c.split, c.language, c.similarity, c.mteb_task) == (
+        "MTEB STS22 (de)",
         "test",
         "de",
         "cosine",
+        "STS22",
     )
     assert "150.0" in message(s, "invalid-claim")
 
@@ -490,18 +490,6 @@ def test_two_different_ids_warn():
 # languages
 
 
-def test_normalize_language():
-    assert normalize_language("es") == "es"
-    assert normalize_language("en-US") == "en"
-    assert normalize_language("deu") == "de"
-    assert normalize_language("pt_BR") == "pt"
-    assert normalize_language("German") == "de"
-    assert normalize_language("multilingual") == "multilingual"
-    assert normalize_language("xx") is None
-    assert normalize_language(42) is None
-    assert normalize_language(True) is None
-
-
 def test_language_as_number_and_yaml_no():
     s = parse_card_text(card("language: 42"), source="c")
     assert "invalid-language" in codes(s) and s.language_list == [] and s.language_source == "unknown"
@@ -582,8 +570,8 @@ def test_table_claim_deduplicated_against_model_index():
     s = parse_card_text(card(front, body), source="c")
     assert [(c.source, c.split, c.dataset) for c in s.claims] == [("model-index", "dev", "sts")]
     other = parse_card_text(card(front, body.replace("0.8512", "0.8400")), source="c")
-    assert sorted(c.source for c in other.claims) == ["model-index", "text"]
-    text_claim = next(c for c in other.claims if c.source == "text")
+    assert sorted(c.source for c in other.claims) == ["model-index", "table"]
+    text_claim = next(c for c in other.claims if c.source == "table")
     assert (text_claim.dataset, text_claim.split) == ("sts", "dev") and "sts-dev" in text_claim.quote
 
 
@@ -602,7 +590,7 @@ def test_table_claim_deduplicated_against_model_index():
     ],
 )
 def test_dataset_info_from_evaluator_names(name, expected):
-    assert _dataset_info(name) == expected
+    assert dataset_info(name) == expected
 
 
 def test_model_index_claim_without_split_and_non_numeric():
@@ -624,7 +612,7 @@ def test_ftfy_repairs_card_002_widget_text_but_not_every_mac_roman_run():
     assert ftfy.fix_encoding(mojibake) == "mắt lồi ra ngoài"
     line = "# Download from the " + "🤗".encode().decode("mac_roman") + " Hub"
     assert ftfy.fix_encoding(line) == line  # why the explicit fallback exists
-    assert _fallback_fix(line)[0] == "# Download from the 🤗 Hub"
+    assert fallback_fix(line)[0] == "# Download from the 🤗 Hub"
     fixed, encodings, example = repair_mojibake(line)
     assert fixed == "# Download from the 🤗 Hub" and encodings == ["mac_roman"] and example
 
@@ -634,7 +622,7 @@ def test_ftfy_repairs_card_002_widget_text_but_not_every_mac_roman_run():
 )
 def test_legitimate_text_is_not_repaired(legit):
     assert repair_mojibake(legit) == (legit, [], None)
-    assert _fallback_fix(legit)[0] == legit
+    assert fallback_fix(legit)[0] == legit
 
 
 def test_mojibake_repaired_before_parsing():

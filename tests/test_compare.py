@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fixtures.results.builder import build_results, build_specs
 
-from harness import compare as cmp
 from harness import report as rpt
-from harness.store import load_file, load_results, write_run
+from harness.report import compare as cmp
+from harness.store import load_results, write_run
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +101,7 @@ def test_no_pairs_stored_skips_the_test(capsys, results_dir, registry):
 
 def test_different_pairs_are_not_tested(capsys, tmp_path, registry):
     results = build_results(tmp_path / "results")
-    path = results / "evil-card"
-    stored = next(s for f in sorted(path.glob("*/*.json")) for s in load_file(f))
+    stored = next(s for s in load_results(results) if s.model_key == "evil-card")
     gold = list(stored.run.gold)
     gold[0] += 0.5
     write_run(

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from harness import distributed, runner, store
+from harness import run as runner
+from harness import store
+from harness.run import distributed
 
 CARD = """---
 language:
@@ -111,7 +113,7 @@ def _lines() -> tuple[list[str], Any]:
 
 
 def _flaky_compute(job: runner.ModelJob, *, marker_dir: str, keys: tuple[str, ...], how: str) -> Any:
-    from harness import runner as worker_runner
+    from harness import run as worker_runner
 
     marker = Path(marker_dir) / f"{job.spec.key}.failed-once"
     if job.spec.key in keys and not marker.exists():
@@ -127,7 +129,7 @@ def _broken_compute(job: runner.ModelJob) -> Any:
 
 
 def _slow_first_compute(job: runner.ModelJob, *, slow_key: str) -> Any:
-    from harness import runner as worker_runner
+    from harness import run as worker_runner
 
     if job.spec.key == slow_key:
         time.sleep(2.0)

@@ -137,11 +137,11 @@ def test_embed_matches_sentence_transformers(fixture, request):
 
 
 def test_tokenization_identical_to_preprocess(tiny_bert_dir, tiny_xlmr_dir, tiny_distilbert_dir):
-    from harness.encode import _Featurizer
+    from harness.encode.batching import Featurizer
 
     for path in (tiny_bert_dir, tiny_xlmr_dir, tiny_distilbert_dir):
         lm = load_model(path, device="cpu", dtype="fp32")
-        ids, types = _Featurizer(lm).encode(TRICKY)
+        ids, types = Featurizer(lm).encode(TRICKY)
         ref = lm.model.preprocess(TRICKY)
         for i in range(len(TRICKY)):
             mask = ref["attention_mask"][i].bool()
@@ -152,9 +152,9 @@ def test_tokenization_identical_to_preprocess(tiny_bert_dir, tiny_xlmr_dir, tiny
 
 
 def test_preprocess_fallback_path_matches(tiny_xlmr_dir, monkeypatch):
-    import harness.encode as enc
+    from harness.encode import batching
 
-    monkeypatch.setattr(enc, "_fast_path_blocker", lambda lm: "forced by the test")
+    monkeypatch.setattr(batching, "fast_path_blocker", lambda lm: "forced by the test")
     lm = load_model(tiny_xlmr_dir, device="cpu", dtype="fp32")
     emb, stats = embed(TRICKY, model_loader=lambda: lm, fingerprint="f", cache=None, batch_size=3)
     assert np.abs(emb - _reference(tiny_xlmr_dir, TRICKY)).max() < TOL
@@ -162,10 +162,10 @@ def test_preprocess_fallback_path_matches(tiny_xlmr_dir, monkeypatch):
 
 
 def test_fast_path_is_used_for_plain_models(tiny_bert_dir, tiny_xlmr_dir, tiny_distilbert_dir):
-    from harness.encode import _fast_path_blocker
+    from harness.encode.batching import fast_path_blocker
 
     for path in (tiny_bert_dir, tiny_xlmr_dir, tiny_distilbert_dir):
-        assert _fast_path_blocker(load_model(path, device="cpu", dtype="fp32")) is None
+        assert fast_path_blocker(load_model(path, device="cpu", dtype="fp32")) is None
 
 
 def test_module_chain_dense_and_normalize(tiny_distilbert_dir, tiny_bert_normalize_dir):
@@ -408,23 +408,23 @@ def test_oom_halves_batch_and_retries(tiny_bert_dir, kind):
     _patch_forward(lm, flaky)
     texts = [f"a dog and a cat {i}" for i in range(40)]  # same length: one big batch at first
     emb, stats = embed(texts, model_loader=lambda: lm, fingerprint="o", cache=None, batch_size=64)
-    assert 1 < stats.batch_size_final <= 8  # halved from 64 until a batch fit
+    assert 1 < stats.batch_size <= 8  # halved from 64 until a batch fit
     assert np.abs(emb - _reference(tiny_bert_dir, texts)).max() < TOL
     assert max(seen) > 4 * 32  # it did fail first
 
 
 def test_plan_batch_token_budget_and_split():
-    from harness.encode import _plan_batch
+    from harness.encode.batching import plan_batch
 
     lengths = np.array([100, 90, 80, 70] + [20] * 1000)
     # GPU style (no row cap): budget 4 * 128 = 512 tokens -> 5 rows of width 100, but the
     # batch ends where rows fall below 75% of its width
-    assert _plan_batch(lengths, 0, 4, 128, None) == 3
-    assert _plan_batch(lengths, 3, 4, 128, None) == 1  # 70 alone: next rows are 20
-    assert _plan_batch(lengths, 4, 4, 128, None) == 512 // 20  # short rows pack beyond 4
-    assert _plan_batch(lengths, 4, 4, 128, 4) == 4  # CPU: at most batch_size rows
-    assert _plan_batch(lengths, len(lengths) - 2, 64, 128, None) == 2
-    assert _plan_batch(np.array([5000]), 0, 1, 512, None) == 1  # never zero rows
+    assert plan_batch(lengths, 0, 4, 128, None) == 3
+    assert plan_batch(lengths, 3, 4, 128, None) == 1  # 70 alone: next rows are 20
+    assert plan_batch(lengths, 4, 4, 128, None) == 512 // 20  # short rows pack beyond 4
+    assert plan_batch(lengths, 4, 4, 128, 4) == 4  # CPU: at most batch_size rows
+    assert plan_batch(lengths, len(lengths) - 2, 64, 128, None) == 2
+    assert plan_batch(np.array([5000]), 0, 1, 512, None) == 1  # never zero rows
 
 
 def test_oom_at_batch_size_one_gives_up(tiny_bert_dir):

@@ -31,7 +31,8 @@ from fixtures.workspace import (
     write_pairs,
 )
 
-from harness import cli, encode, runner, store
+from harness import cli, encode, store
+from harness import run as runner
 
 MODELS = ["org__bert", "org__distil", "org__xlmr"]
 
@@ -249,7 +250,7 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_results(
     got = stored(ws["results"])[("org__bert", "custom:pairs-a")]
     want = stored(reference["results"])[("org__bert", "custom:pairs-a")]
     assert got.status == "ok"
-    assert (want.encode["batch_size"], got.encode["batch_size"]) == (16, 4)  # the final batch size
+    assert (want.encode.batch_size, got.encode.batch_size) == (16, 4)  # the final batch size
     assert got.scores == pytest.approx(want.scores, abs=1e-6)
     assert got.cosine_similarities == pytest.approx(want.cosine_similarities, abs=1e-5)
 

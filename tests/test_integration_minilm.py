@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import runner, store
+from harness import run as runner
+from harness import store
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent
@@ -102,7 +103,7 @@ def test_full_german_set_matches_mteb_and_the_fine_tunes_claim_and_caches(
     assert base.run.n_pairs == 1379
 
     # Again into an empty results folder with the warm cache: no encoding, same numbers, faster.
-    cold_encode = base.run.encode["encode_seconds"] + base.run.encode["model_load_seconds"]
+    cold_encode = base.run.encode.encode_seconds + base.run.encode.model_load_seconds
     t0 = time.perf_counter()
     warm_options = _options(tmp_path, models_dir, shared_dir, "de", [BASE_KEY, "minilm-l6-stsb-de"])
     warm_options = dataclasses.replace(warm_options, results_dir=tmp_path / "results-warm")
@@ -110,8 +111,8 @@ def test_full_german_set_matches_mteb_and_the_fine_tunes_claim_and_caches(
     warm_wall = time.perf_counter() - t0
     assert _main_scores(tmp_path / "results-warm") == scores
     warm = next(r for r in store.load_results(tmp_path / "results-warm") if r.model_key == BASE_KEY)
-    assert warm.run.encode["n_cache_hits"] == warm.run.encode["n_unique"]
-    assert warm.run.encode["encode_seconds"] + warm.run.encode["model_load_seconds"] <= cold_encode / 20
+    assert warm.run.encode.n_cache_hits == warm.run.encode.n_unique
+    assert warm.run.encode.encode_seconds + warm.run.encode.model_load_seconds <= cold_encode / 20
     assert warm_wall < cold_encode
 
 

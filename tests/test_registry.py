@@ -212,16 +212,18 @@ def test_cards_command_json_default_registry(capsys):
         1024,
         ["de"],
     )
-    assert gbert["claims"] == [
-        {
-            "metric": "spearman",
-            "value": 0.8626,
-            "dataset": "STS-B",
-            "split": "test",
-            "language": "de",
-            "source": "text",
-        }
-    ]
+    [claim] = gbert["claims"]
+    assert {k: claim[k] for k in ("metric", "value", "dataset", "split", "language", "source")} == {
+        "metric": "spearman",
+        "value": 0.8626,
+        "dataset": "STS-B",
+        "split": "test",
+        "language": "de",
+        "source": "text",
+    }
+    # additions: what the claim says about its similarity, the MTEB task, where it was found
+    assert (claim["similarity"], claim["mteb_task"], claim["comparable"]) == ("unspecified", "STSBenchmark", True)
+    assert claim["sources"] == ["text"] and claim["quote"].startswith("STS-B Test: 0.8626 (Spearman)")
 
 
 def test_cards_command_reports_errors_but_all_cards(capsys):

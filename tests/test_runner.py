@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from fixtures.tiny_models import make_corrupt_copy, make_remote_code_model
 
-from harness import encode, runner, store
+from harness import encode, store
+from harness import run as runner
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -115,9 +116,9 @@ def test_run_stores_one_result_per_model_and_task(workspace: dict) -> None:
     lo, hi = bert.run.ci95
     assert lo <= bert.run.scores["cosine_spearman"] <= hi
     assert len(bert.run.cosine_similarities) == 41 and len(bert.run.gold) == 41
-    assert bert.run.settings["dtype"] == "fp32"
-    assert bert.run.encode["n_unique"] < bert.run.encode["n_texts"]  # duplicates encoded once
-    assert bert.run.versions["torch"] and bert.run.hardware["device"] == "cpu"
+    assert bert.run.settings.dtype == "fp32"
+    assert bert.run.encode.n_unique < bert.run.encode.n_texts  # duplicates encoded once
+    assert bert.run.versions["torch"] and bert.run.hardware.device == "cpu"
     # unavailable weights: recorded, with the reason, and not a failure of the run
     nowhere = results["org__nowhere"]
     assert nowhere.run.status == "unavailable" and nowhere.revision == store.NO_REVISION
@@ -144,7 +145,7 @@ def test_scores_match_an_independent_computation(workspace: dict, tiny_distilber
 
 def test_resume_skips_stored_results_and_force_recomputes(workspace: dict) -> None:
     runner.run(options(workspace, model_names=["org__tiny-bert"]), say=lambda _: None)
-    path = next(workspace["results"].glob("org__tiny-bert/*/*.json"))
+    path = next(p for p in store.iter_result_files(workspace["results"]) if "tiny-bert" in str(p))
     first = path.read_bytes()
 
     again = runner.run(options(workspace, model_names=["org__tiny-bert"]), say=lambda _: None)
@@ -178,7 +179,7 @@ def test_warm_cache_loads_no_model(workspace: dict, monkeypatch: pytest.MonkeyPa
     runner.run(options(workspace, model_names=["org__tiny-bert"]), say=lambda _: None)
     second = stored(workspace)["org__tiny-bert"].run
     assert second.status == "ok"
-    assert second.encode["n_cache_hits"] == second.encode["n_unique"]
+    assert second.encode.n_cache_hits == second.encode.n_unique
     assert second.scores == first.scores
 
 

@@ -16,7 +16,8 @@ import pytest
 from fixtures.tiny_models import make_remote_code_model
 from fixtures.workspace import one_torch_thread, write_entry, write_pairs
 
-from harness import cli, runner, store
+from harness import cli, store
+from harness import run as runner
 from harness.registry import load_registry
 
 HARNESS = Path(__file__).resolve().parent.parent / "harness"
@@ -90,7 +91,7 @@ def test_a_model_that_needs_remote_code_is_refused_and_its_code_never_runs(
     refused = runs["org__remote"]
     assert (refused.status, refused.error_kind) == ("error", "remote-code-refused")
     assert "pass --trust-remote-code to allow it" in refused.error
-    assert refused.settings["trust_remote_code"] is False
+    assert refused.settings.trust_remote_code is False
     assert {o.key: o.status for o in summary.outcomes}["org__remote"] == "error"
 
     rc = cli.main(["score", str(remote), str(ws["pairs"]), "--no-cache"])

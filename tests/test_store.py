@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -62,14 +63,24 @@ def test_layout_and_mteb_taskresult_loads_it(tmp_path: Path) -> None:
     assert loaded.get_score() == pytest.approx(0.6240)
 
 
-def test_subsets_merge_into_one_task_file_and_replace_same_subset(tmp_path: Path) -> None:
-    _write(tmp_path, _run("de", score=0.60))
+def test_subsets_merge_into_one_task_file_and_identities_live_side_by_side(tmp_path: Path) -> None:
+    _write(tmp_path, _run("de", score=0.60, finished_at="2024-01-01T00:00:00Z"))
     _write(tmp_path, _run("es", score=0.70, identity="id-es"))
-    path = _write(tmp_path, _run("de", score=0.65, identity="id-de-2"))
+    path = _write(tmp_path, _run("de", score=0.65, identity="id-de-2", finished_at="2024-01-02T00:00:00Z"))
     data = json.loads(path.read_text())
     subsets = {e["hf_subset"]: e["main_score"] for e in data["scores"]["test"]}
-    assert subsets == {"de": 0.65, "es": 0.70}
-    assert [r["subset"] for r in data["harness"]["runs"]] == ["de", "es"]
+    assert subsets == {"de": 0.65, "es": 0.70}  # MTEB's list shows the latest good record
+    runs = [(r["subset"], r["identity"]) for r in data["harness"]["runs"]]
+    assert runs == [("de", "id-de"), ("de", "id-de-2"), ("es", "id-es")]
+    # The same identity again replaces its record.
+    path = _write(tmp_path, _run("de", score=0.66, identity="id-de", finished_at="2024-01-03T00:00:00Z"))
+    data = json.loads(path.read_text())
+    de_runs = [r for r in data["harness"]["runs"] if r["subset"] == "de"]
+    assert [(r["identity"], r["scores"]["main_score"]) for r in de_runs] == [
+        ("id-de-2", 0.65),
+        ("id-de", 0.66),
+    ]
+    assert {e["hf_subset"]: e["main_score"] for e in data["scores"]["test"]}["de"] == 0.66
 
 
 def test_error_runs_are_kept_but_not_scored(tmp_path: Path) -> None:
@@ -114,14 +125,14 @@ def test_failed_write_leaves_previous_file_intact_and_no_temp_files(tmp_path: Pa
     path = _write(tmp_path, _run("de", score=0.61))
     before = path.read_bytes()
 
-    def broken_dump(*args, **kwargs):
+    def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.json, "dump", broken_dump)
+    monkeypatch.setattr(store.os, "fsync", full_disk)
     with pytest.raises(store.StoreError, match="No space left on device"):
         _write(tmp_path, _run("es", score=0.7, identity="x"))
     assert path.read_bytes() == before
-    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, "model_meta.json"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
@@ -143,3 +154,65 @@ def test_unreadable_result_files_are_reported_not_raised(tmp_path: Path) -> None
     results = store.load_results(tmp_path, errors)
     assert len(results) == 1
     assert len(errors) == 1 and "Broken.json" in errors[0]
+
+
+LEGACY = Path(__file__).parent / "fixtures" / "results" / "legacy-v1"  # written before records were typed
+
+
+def test_result_files_of_version_1_still_load(tmp_path: Path) -> None:
+    errors: list[str] = []
+    loaded = {r.model_key: r.run for r in store.load_results(LEGACY, errors)}
+    assert errors == []
+    assert {key: (run.status, run.error_kind) for key, run in loaded.items()} == {
+        "tiny-bert": ("ok", None),
+        "broken-bert": ("error", "load-failed"),
+        "missing-bert": ("unavailable", "weights-unavailable"),
+    }
+    ok = loaded["tiny-bert"]
+    assert (ok.settings.dtype, ok.settings.max_seq_length, ok.settings.pooling) == ("fp32", 32, "mean")
+    assert ok.encode.n_cache_hits == ok.encode.n_unique == 60 and ok.encode.device == "none"
+    assert ok.hardware.cpu_count == 2 and ok.scores["main_score"] == ok.scores["cosine_spearman"]
+    assert loaded["missing-bert"].encode is None and loaded["missing-bert"].hardware is None
+
+    # Writing into a version-1 folder first moves its files into today's layout (originals kept).
+    root = Path(shutil.copytree(LEGACY, tmp_path / "results"))
+    path = next((root / "tiny-bert").glob("*/*.json"))
+    original = path.read_bytes()
+    assert json.loads(original)["harness"]["runs"][0]["encode"]["dtype"] == "none"
+    notes: list[str] = []
+    new_path = store.write_run(
+        root,
+        model_key="tiny-bert",
+        model_id="example/tiny-bert",
+        revision=path.parent.name,
+        task_name="custom:pairs",
+        mteb_version="2.26.24",
+        dataset_revision=None,
+        weights_source="registry-path",
+        run=_run("de"),
+        notes=notes,
+    )
+    assert new_path == root / "example__tiny-bert" / path.parent.name / "harness-local" / path.name
+    assert not path.exists()
+    backups = list((root / ".migrated").glob(f"*/tiny-bert/{path.parent.name}/{path.name}"))
+    assert len(backups) == 1 and backups[0].read_bytes() == original
+    assert any("3 result file(s) of an earlier version moved" in n for n in notes)
+    runs = json.loads(new_path.read_text())["harness"]["runs"]
+    assert [(r["subset"], r["status"]) for r in runs] == [("de", "ok"), ("default", "ok")]
+    assert runs[1]["identity"] == ok.identity and runs[1]["settings"]["dtype"] == "fp32"
+    assert "dtype" not in runs[1]["encode"]
+    # Nothing was lost: every record of the old folder loads from the new one.
+    assert {(r.model_key, r.run.status) for r in store.load_results(root)} == {
+        ("tiny-bert", "ok"),
+        ("broken-bert", "error"),
+        ("missing-bert", "unavailable"),
+    } and len(store.load_results(root)) == 4
+    meta = json.loads((new_path.parent.parent / "model_meta.json").read_text())
+    assert (meta["name"], meta["revision"]) == ("example/tiny-bert", path.parent.name)
+    assert (root / "example__missing-bert" / "no-revision").is_dir()
+    assert not (root / "example__missing-bert" / "no-revision" / "model_meta.json").exists()
+
+
+def test_unknown_error_kind_does_not_validate() -> None:
+    with pytest.raises(ValueError, match="error_kind"):
+        _run("de", status="error", error_kind="oom")

@@ -45,7 +45,7 @@ def _online(monkeypatch):
     for var in T.OFFLINE_ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv(T.ENV_DATA_DIR, raising=False)
-    monkeypatch.setattr("harness.hub._reachable", lambda endpoint, timeout=3.0: True)
+    monkeypatch.setattr("harness.tasks.hub._reachable", lambda endpoint, timeout=3.0: True)
 
 
 # ---------------------------------------------------------------- benchmark formats
@@ -160,7 +160,10 @@ def test_changed_file_is_refused(tmp_path):
 
 
 def test_pairs_task_csv_with_bom_crlf_and_extra_columns(tmp_path):
-    text = '\ufeffid,sentence1,sentence2,score\r\n1,"Hi, there.",Hello.,4.5\r\n2,"Say ""x"".",Other.,-3\r\n'
+    text = (
+        '\ufeffid,sentence1,sentence2,score\r\n1,"Hi, there.",Hello.,4.5\r\n2,"Say ""x"".",Other.,-3\r\n'
+        "3,Third.,Pair.,0\r\n"
+    )
     path = write(tmp_path / "mine.csv", text)
     task = T.pairs_task(path, language="deu")
     assert task.name == "custom:mine"
@@ -170,19 +173,20 @@ def test_pairs_task_csv_with_bom_crlf_and_extra_columns(tmp_path):
     assert task.local_files == [str(path.resolve())]
     assert task.revision == "local-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     pairs = T.load_pairs(task)
-    assert pairs.sentence1 == ["Hi, there.", 'Say "x".']
-    assert pairs.gold == [4.5, -3.0]  # any finite score for custom files
+    assert pairs.sentence1 == ["Hi, there.", 'Say "x".', "Third."]
+    assert pairs.gold == [4.5, -3.0, 0.0]  # any finite score for custom files
 
 
 def test_pairs_task_tsv_sniffed_from_content_and_unquoted(tmp_path):
     # TAB content behind a .csv extension; a leading quote stays literal.
-    path = write(tmp_path / "pairs.csv", 'score\tsentence1\tsentence2\n10\t"Quoted\tB.\n0.5\tC.\tD."\n')
+    text = 'score\tsentence1\tsentence2\n10\t"Quoted\tB.\n0.5\tC.\tD."\n1\tE.\tF.\n'
+    path = write(tmp_path / "pairs.csv", text)
     task = T.pairs_task(path)
     assert task.languages == []
     pairs = T.load_pairs(task)
-    assert pairs.sentence1 == ['"Quoted', "C."]
-    assert pairs.sentence2 == ["B.", 'D."']
-    assert pairs.gold == [10.0, 0.5]
+    assert pairs.sentence1 == ['"Quoted', "C.", "E."]
+    assert pairs.sentence2 == ["B.", 'D."', "F."]
+    assert pairs.gold == [10.0, 0.5, 1.0]
 
 
 def test_pairs_task_jsonl(tmp_path):
@@ -190,11 +194,12 @@ def test_pairs_task_jsonl(tmp_path):
         '{"sentence1": "Ein Hund.", "sentence2": "Eine Katze.", "score": 1.5}',
         "",
         '{"sentence1": "„Ja“", "sentence2": "Nein", "score": "2", "extra": 1}',
+        '{"sentence1": "Drei.", "sentence2": "Paare.", "score": 0}',
     ]
     path = write(tmp_path / "p.jsonl", "\r\n".join(lines) + "\r\n")
     pairs = T.load_pairs(T.pairs_task(path, language="de"))
-    assert pairs.sentence1 == ["Ein Hund.", "„Ja“"]
-    assert pairs.gold == [1.5, 2.0]
+    assert pairs.sentence1 == ["Ein Hund.", "„Ja“", "Drei."]
+    assert pairs.gold == [1.5, 2.0, 0.0]
 
 
 @pytest.mark.parametrize(
@@ -261,7 +266,7 @@ def test_offline_hub_fails_fast(monkeypatch, var):
 
 
 def test_local_only_task_without_file_is_unavailable():
-    task = StsTask(name="GermanSTSBenchmark-aws", subset="default", languages=["de"], in_mteb=False)
+    task = StsTask(name="GermanSTSBenchmark-deepl", subset="default", languages=["de"], in_mteb=False)
     with pytest.raises(TaskUnavailable, match="not on the Hub"):
         T.load_pairs(task)
 
@@ -363,32 +368,40 @@ def test_catalog_splits_map_dev_and_validation():
 
 
 def test_catalog_local_files_and_revisions(tmp_path, mteb_tasks):
+    # Tiny files are not MTEB's data: they fail the statistics check and run under local names.
     data = tmp_path / "data"
     write(data / "stsb_multi_mt/stsb-de-test.csv", "A.,B.,1.0\r\n")
     write(data / "stsb_multi_mt/stsb-de-dev.csv", "A.,B.,2.0\r\n")
-    deepl = write(data / "german_stsbenchmark/deepl/stsb_de_test.csv", "1.0\tA.\tB.\n")
-    write(data / "german_stsbenchmark/aws/stsb_de_test.csv", "1.0\tA.\tC.\n")
+    aws = write(data / "german_stsbenchmark/aws/stsb_de_test.csv", "1.0\tA.\tB.\n")
+    write(data / "german_stsbenchmark/deepl/stsb_de_test.csv", "1.0\tA.\tC.\n")
     tasks = {t.label: t for t in T.catalog(["de"], data_dir=data)}
     assert set(tasks) == {
-        "STSBenchmarkMultilingualSTS[de]",
-        "GermanSTSBenchmark",
-        "GermanSTSBenchmark-aws",
+        "STSBenchmarkMultilingualSTS-local[de]",
+        "GermanSTSBenchmark-local",
+        "GermanSTSBenchmark-deepl",
         "STS22.v2[de]",
     }
-    german = tasks["GermanSTSBenchmark"]
-    assert german.local_files == [str(deepl.resolve())]
-    assert german.revision == "local-" + hashlib.sha256(deepl.read_bytes()).hexdigest()[:12]
-    mteb_rev = mteb_tasks["GermanSTSBenchmark"].metadata.dataset["revision"]
-    assert mteb_rev in german.description and T.mteb_revision(german) == mteb_rev
-    aws = tasks["GermanSTSBenchmark-aws"]
-    assert aws.in_mteb is False and aws.hf_dataset is None and aws.revision.startswith("local-")
-    assert "NOT an MTEB task" in aws.description
-    assert aws.revision != german.revision
+    german = tasks["GermanSTSBenchmark-local"]
+    assert german.local_files == [str(aws.resolve())]
+    assert german.revision == "local-" + hashlib.sha256(aws.read_bytes()).hexdigest()[:12]
+    assert german.in_mteb is False and german.mteb_revision is None and german.hf_dataset is None
+    assert "NOT MTEB's data: differs from mteb's GermanSTSBenchmark test: num_samples 1 vs mteb 1379" in (
+        german.description
+    )
+    assert T.mteb_revision(german) is None
+    assert T.load_pairs(german).sentence2 == ["B."]
+    deepl = tasks["GermanSTSBenchmark-deepl"]
+    assert deepl.in_mteb is False and deepl.hf_dataset is None and deepl.revision.startswith("local-")
+    assert "NOT an MTEB task" in deepl.description
+    assert deepl.revision != german.revision
     assert tasks["STS22.v2[de]"].local_files == []
-    assert T.load_pairs(aws).sentence2 == ["C."]
+    assert T.load_pairs(deepl).sentence2 == ["C."]
+    # A "-local" name selects its task.
+    named = T.catalog(names=["GermanSTSBenchmark-local"], data_dir=data)
+    assert labels(named) == {"GermanSTSBenchmark-local"}
     # Without its file, the harness-local task is listed only when named.
-    assert "GermanSTSBenchmark-aws" not in labels(T.catalog(["de"]))
-    assert labels(T.catalog(names=["GermanSTSBenchmark-aws"])) == {"GermanSTSBenchmark-aws"}
+    assert "GermanSTSBenchmark-deepl" not in labels(T.catalog(["de"]))
+    assert labels(T.catalog(names=["GermanSTSBenchmark-deepl"])) == {"GermanSTSBenchmark-deepl"}
     with pytest.raises(DataError, match="data directory not found"):
         T.catalog(["de"], data_dir=tmp_path / "missing")
 
@@ -528,7 +541,8 @@ def test_real_data_catalog_and_rows():
     tasks = {t.label: t for t in T.catalog(["de", "ro"], data_dir=REAL_DATA)}
     stsb = T.load_pairs(tasks["STSBenchmarkMultilingualSTS[de]"])
     assert len(stsb) == 1379
-    deepl = T.load_pairs(tasks["GermanSTSBenchmark"])
+    assert tasks["GermanSTSBenchmark"].in_mteb  # MTEB's GermanSTSBenchmark is the AWS translation
+    deepl = T.load_pairs(tasks["GermanSTSBenchmark-deepl"])
     assert len(deepl) == 1379
     assert (deepl.gold[0], deepl.sentence1[0], deepl.sentence2[0]) == (
         2.5,
@@ -540,7 +554,7 @@ def test_real_data_catalog_and_rows():
         "Eine Gruppe von Männern spielt am Strand Fußball.",
         "Eine Gruppe von Jungen spielt am Strand Fußball.",
     )
-    aws = T.load_pairs(tasks["GermanSTSBenchmark-aws"])
+    aws = T.load_pairs(tasks["GermanSTSBenchmark"])
     assert (aws.gold[0], aws.sentence1[0], aws.sentence2[0]) == (
         2.5,
         "Ein Mädchen stylt ihr Haar.",
@@ -569,5 +583,5 @@ def test_real_data_every_file_parses(pattern, fmt):
     assert files
     for path in files:
         split = next(s for s in expected if s in path.name)
-        pairs, _ = T._read_file(path, fmt)
+        pairs, _ = T.read_file(path, fmt)
         assert len(pairs) == expected[split], path

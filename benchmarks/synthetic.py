@@ -1,0 +1,220 @@
+"""Synthetic leaderboards at MTEB scale: N models x T German STS tasks, written like `run` writes them.
+
+`build(root, n_models, n_tasks)` makes ``root/results`` (one result file per model and task,
+through ``harness.store.write_run``, the runner's writer) and ``root/registry`` (one entry per
+model: a card plus the model files the card parser reads facts from, with a header-only
+``model.safetensors`` so parameter counts are real numbers without any weights).
+
+Similarities are realistic rather than random: each task's gold scores are real STS-B
+German scores (the test set for STSBenchmarkMultilingualSTS, slices of train/dev for the
+others); each model has its own quality, a share of errors common to all models (models
+agree with each other the way real encoders do) and its own noise; cosines are squashed
+into (0.1, 1), identical sentence pairs score 1.0, and values are stored at the runner's
+7 decimals. Qualities cluster near the top, so a page has a long run of statistically tied
+models, as a real leaderboard does. The same arguments give the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+from harness import bootstrap as bs
+from harness.store import RunRecord, run_identity, write_run
+
+STSB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sts" / "stsb_multi_mt"
+SETTINGS_HASH = "5ca1ab1e5ca1ab1e"
+LICENSES = ["apache-2.0", "mit", "cc-by-4.0", "cc-by-nc-4.0", None]
+SIZES = [  # (architecture, hidden, parameters)
+    ("BertModel", 384, 22_713_216),
+    ("BertModel", 384, 33_360_000),
+    ("XLMRobertaModel", 768, 278_043_648),
+    ("BertModel", 768, 109_482_240),
+    ("BertModel", 1024, 335_141_888),
+    ("XLMRobertaModel", 1024, 559_890_432),
+    ("MistralModel", 4096, 7_110_660_096),
+]
+HARDWARE = {"device": "cuda:0", "platform": "Linux-6.8.0-x86_64", "cpu": "x86_64", "cpu_count": 16}
+VERSIONS = {"harness": "0.1.0", "mteb": "2.26.24", "sentence-transformers": "5.1.0", "torch": "2.13.0"}
+
+
+def read_split(split: str, stsb_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(gold, same-sentence mask) of one stsb_multi_mt German split."""
+    path = stsb_dir / f"stsb-de-{split}.csv"
+    if not path.is_file():
+        raise SystemExit(f"bench: {path}: STS-B German file not found (--stsb-dir)")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return np.array([float(r[2]) for r in rows]), np.array([r[0] == r[1] for r in rows])
+
+
+def tasks(n_tasks: int, stsb_dir: Path = STSB) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(task name, subset, gold, same-sentence mask) for T German tasks with real gold scores."""
+    test, dev, train = (read_split(s, stsb_dir) for s in ("test", "dev", "train"))
+    out = [("STSBenchmarkMultilingualSTS", "de", *test)]
+    if n_tasks > 1:
+        out.append(("GermanSTSBenchmark", "default", *dev))
+    rng = np.random.default_rng(20250601)
+    for i in range(2, n_tasks):
+        size = int(rng.integers(900, 1600))
+        start = int(rng.integers(0, train[0].shape[0] - size))
+        out.append((f"SyntheticGermanSTS{i:02d}", "default", *(a[start : start + size] for a in train)))
+    return out[:n_tasks]
+
+
+def model_key(i: int) -> str:
+    return f"synth-{i:04d}"
+
+
+def qualities(n_models: int, seed: int) -> np.ndarray:
+    """Per-model noise levels: a few clear leaders, then a dense crowd just behind them."""
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(0.0, 1.0, n_models)
+    return 0.55 + 1.6 * u**2
+
+
+def similarities(gold: np.ndarray, same: np.ndarray, noise: float, shared: np.ndarray, rng) -> np.ndarray:
+    z = (gold - 2.5) / 1.4 + 0.8 * shared + rng.normal(0.0, noise, gold.shape[0])
+    sims = 0.1 + 0.9 / (1.0 + np.exp(-1.3 * z))
+    sims[same] = 1.0
+    return np.round(sims.astype(np.float32).astype(np.float64), 7)
+
+
+def _card(key: str, lang: list[str], license_: str | None, dim: int, claim: float | None) -> str:
+    meta = ["---", "language:", *[f"- {code}" for code in lang]]
+    if license_:
+        meta.append(f"license: {license_}")
+    meta += ["pipeline_tag: sentence-similarity", "tags:", "- sentence-transformers"]
+    if claim is not None:
+        meta += [
+            "model-index:",
+            f"- name: {key}",
+            "  results:",
+            "  - task: {type: STS}",
+            "    dataset: {type: mteb/stsb_multi_mt, name: MTEB STSBenchmarkMultilingualSTS (de), "
+            "config: de, split: test}",
+            "    metrics:",
+            f"    - {{type: cos_sim_spearman, value: {claim * 100:.2f}}}",
+        ]
+    meta.append("---")
+    body = [
+        f"# {key}",
+        "",
+        f"This is a sentence-transformers model: it maps sentences to a {dim} dimensional dense "
+        "vector space. Synthetic entry for the scale benchmark.",
+        "",
+        "```python",
+        "from sentence_transformers import SentenceTransformer",
+        f"model = SentenceTransformer('synthetic/{key}')",
+        "```",
+    ]
+    return "\n".join(meta + body) + "\n"
+
+
+def _model_files(folder: Path, arch: str, hidden: int, params: int) -> None:
+    """The files the card parser reads facts from; the safetensors file is a header only."""
+    (folder / "1_Pooling").mkdir(parents=True, exist_ok=True)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    config = {"architectures": [arch], "hidden_size": hidden, "max_position_embeddings": 512}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 512}))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True})
+    )
+    rest = params - hidden * 1000
+    header = {"embeddings": {"dtype": "F32", "shape": [1000, hidden], "data_offsets": [0, 0]}}
+    header["encoder"] = {"dtype": "F32", "shape": [rest], "data_offsets": [0, 0]}
+    blob = json.dumps(header).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(blob)) + blob)
+
+
+def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str) -> RunRecord:
+    identity = run_identity(
+        revision=revision,
+        task_name=task,
+        subset=subset,
+        split="test",
+        data_revision="synthetic",
+        settings_hash=SETTINGS_HASH,
+    )
+    spear, pear = float(spearmanr(sims, gold)[0]), float(pearsonr(sims, gold)[0])
+    return RunRecord(
+        split="test",
+        subset=subset,
+        status="ok",
+        identity=identity,
+        languages=["deu-Latn"],
+        settings={"dtype": "fp16", "normalize": False},
+        settings_hash=SETTINGS_HASH,
+        data_revision="synthetic",
+        data_source="local",
+        n_pairs=int(gold.shape[0]),
+        scores={"cosine_spearman": spear, "cosine_pearson": pear, "main_score": spear},
+        ci95=list(ci),
+        bootstrap={"n_resamples": 1000, "seed": 0, "level": 0.95},
+        cosine_similarities=[float(x) for x in sims],
+        gold=[float(g) for g in gold],
+        encode={"sentences_per_second": 500.0, "encode_seconds": 5.0, "device": "cuda:0", "dtype": "fp16"},
+        hardware=HARDWARE,
+        versions=VERSIONS,
+        started_at=started,
+        finished_at=started,
+        evaluation_seconds=1.0,
+    )
+
+
+def build(root: Path, n_models: int, n_tasks: int, *, seed: int = 0, stsb_dir: Path = STSB) -> Path:
+    """Write root/results and root/registry for n_models x n_tasks (skipped when already complete)."""
+    root = Path(root)
+    stamp = root / f".complete-{n_models}x{n_tasks}-{seed}"
+    if stamp.exists():
+        return root
+    results, registry = root / "results", root / "registry"
+    noise = qualities(n_models, seed)
+    rng = np.random.default_rng(seed + 1)
+    profile = [
+        (
+            SIZES[int(rng.integers(0, len(SIZES)))],
+            LICENSES[int(rng.integers(0, len(LICENSES)))],
+            [["de"], ["multilingual"], ["de", "en"], ["en", "de", "fr", "es"]][int(rng.integers(0, 4))],
+        )
+        for _ in range(n_models)
+    ]
+    for i, ((arch, hidden, params), license_, lang) in enumerate(profile):
+        folder = registry / model_key(i)
+        folder.mkdir(parents=True, exist_ok=True)
+        claim = round(0.9 - 0.1 * noise[i], 4) if i % 7 == 0 else None
+        (folder / "README.md").write_text(_card(model_key(i), lang, license_, hidden, claim))
+        _model_files(folder, arch, hidden, params)
+    for t, (task, subset, gold, same) in enumerate(tasks(n_tasks, stsb_dir)):
+        shared = np.random.default_rng(seed + 100 + t).normal(0.0, 1.0, gold.shape[0])
+        ranks = bs.gold_ranks(gold, 1000, 0)  # one per task, shared by every model
+        for i in range(n_models):
+            key = model_key(i)
+            revision = hashlib.sha1(key.encode()).hexdigest()
+            task_rng = np.random.default_rng([seed, t, i])
+            sims = similarities(gold, same, noise[i], shared, task_rng)
+            ci = bs.percentile_ci(ranks.spearmans(sims))
+            write_run(
+                results,
+                model_key=key,
+                model_id=f"synthetic/{key}",
+                revision=revision,
+                task_name=task,
+                mteb_version="2.26.24",
+                dataset_revision="synthetic",
+                weights_source="hub",
+                run=_record(task, subset, revision, gold, sims, ci, f"2025-06-01T{t % 24:02d}:00:00+00:00"),
+            )
+    stamp.write_text("")
+    return root

@@ -1,0 +1,338 @@
+"""Claims in tables: Markdown and HTML tables, and CSV printed in code blocks.
+
+Three shapes, told apart by the header cells:
+
+* metric rows (``| Metric | Value |`` / ``| Metric | sts-dev | sts-test |``): a row per correlation;
+* metric columns (``cosine_pearson | cosine_spearman``, ``Pearson correlation``, ``Spearman German``);
+* dataset columns (``| Model | STSB | STS12 | ... | Mean |``): the metric is the one the table's
+  caption, heading or the text right after it names ("**Spearman score**"), one table per metric.
+
+A table with a model column has one row per model: the row read is this model's, found by its id,
+its name, a link to its page (absolute or relative), "(ours)", or a bold name among plain ones;
+other rows belong to other models. A table with an epoch or step column is a training log: only
+the last row of each split (or the bold one) is the model's. Percentages are read as 0-1.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.card.claim_words import (
+    Found,
+    Metric,
+    cell_number,
+    dataset_info,
+    dataset_line,
+    make_claim,
+    metric_of,
+    read_value,
+    similarity_in,
+    split_in,
+    subset_of,
+)
+from harness.card.evidence import Evidence, clip
+from harness.card.markdown import Block, Cell, Document, Table
+from harness.card.sts_datasets import dataset_mentions, is_aggregate, names_other_benchmark, normalise, sts_dataset
+from harness.languages import normalize_language
+
+_NAME_HEADERS = {"model", "models", "modelname", "name", "method", "methods", "system", "模型", "模型名称", "checkpoint"}
+_EPOCH_HEADERS = {"epoch", "epochs", "step", "steps", "globalstep"}
+_SPLIT_HEADERS = {"split", "set", "evalset", "evaluation"}
+_TASK_HEADERS = {"dataset", "datasets", "task", "tasks", "data", "benchmark", "language", "languages", "lang"}
+_OURS = re.compile(r"(?i)\(?\bours\b|\bthis model\b|\(this\)|\bproposed\b")
+_NOT_OURS = re.compile(r"(?i)\bno fine-?tun|\bwithout fine-?tun|\bbase(?:line)?\b|\bw/o\b|\bbefore\b")
+
+
+def _header(cell: Cell) -> str:
+    return " ".join(cell.text.replace("[", " ").replace("]", " ").split())
+
+
+def languages_named(text: str) -> list[str]:
+    """Languages a caption or header names: "German", "English", "EN-DE", "German-English"."""
+    found: list[str] = []
+    for word in re.findall(r"\b[A-Z][a-z]{3,}\b|\b[A-Z]{2}(?=-[A-Z]{2}\b)|(?<=[A-Z]{2}-)[A-Z]{2}\b", text):
+        code = normalize_language(word)
+        if code and code not in found:
+            found.append(code)
+    return found
+
+
+def _subset(codes: list[str]) -> str | None:
+    return "-".join(codes) if 1 <= len(codes) <= 2 else None
+
+
+# --------------------------------------------------------------------------------------------
+# which rows are this model's
+
+
+def _row_is_self(cells: tuple[Cell, ...], col: int, self_keys: set[str]) -> int:
+    """How surely a row is this model's: 3 by id/link/name, 2 by "(ours)", 0 not."""
+    cell = cells[col] if col < len(cells) else None
+    if cell is None:
+        return 0
+    for href in cell.links:
+        target = href.strip().rstrip("/").split("huggingface.co/")[-1].lstrip("/")
+        if normalise(target) in self_keys:
+            return 3
+    text = re.sub(r"\(.*?\)", " ", cell.text).strip()
+    if normalise(text) in self_keys or normalise(text.rsplit("/", 1)[-1]) in self_keys:
+        return 3
+    if _OURS.search(cell.text) and not _NOT_OURS.search(cell.text):
+        return 2
+    return 0
+
+
+def _select_rows(table: Table, name_col: int | None, self_keys: set[str]) -> list[tuple[Cell, ...]]:
+    rows = [r for r in table.rows if any(c.text for c in r)]
+    if name_col is None:
+        return rows
+    scores = [_row_is_self(r, name_col, self_keys) for r in rows]
+    best = max(scores, default=0)
+    if best:
+        return [r for r, s in zip(rows, scores, strict=True) if s == best]
+    bold = [r for r in rows if name_col < len(r) and r[name_col].bold]
+    if len(bold) == 1 and len(rows) > 1:
+        return bold
+    return []
+
+
+def _last_rows(rows: list[tuple[Cell, ...]], epoch_cols: list[int], key_cols: list[int]) -> list[tuple[Cell, ...]]:
+    """A training log: the bold row, else the last row of each split/dataset group."""
+    bold = [r for r in rows if any(c.bold for c in r)]
+    if len(bold) == 1 and not key_cols:
+        return bold
+    last: dict[tuple[str, ...], tuple[Cell, ...]] = {}
+    for r in rows:
+        key = tuple(r[i].text.lower() for i in key_cols if i < len(r))
+        last[key] = r
+    return list(last.values())
+
+
+# --------------------------------------------------------------------------------------------
+# context: what the caption, heading and following text say
+
+
+def _context(doc: Document, table: Table) -> tuple[str, str]:
+    """(text before the table since the previous table of its section, with the heading;
+    the paragraph right after it in the same section)."""
+    start = max((t.line for t in doc.tables if t.section == table.section and t.line < table.line), default=-1)
+    before = [
+        b.text
+        for b in doc.blocks
+        if start < b.line < table.line and b.section == table.section and b.kind in ("paragraph", "item")
+    ]
+    after = ""
+    for b in doc.blocks:
+        if b.line > table.line and b.kind in ("paragraph", "item"):
+            after = b.text if b.section == table.section else ""
+            break
+    return "\n".join([*before, table.section]), after
+
+
+def _context_metric(before: str, after: str) -> Metric | None:
+    for text in (before, after):
+        words = {w.lower() for w in re.findall(r"(?i)spearman|pearson", text)}
+        if len(words) == 1:
+            return Metric(words.pop(), similarity_in(text) or "unspecified")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# the three shapes
+
+
+def _claim(
+    metric: Metric,
+    raw: str,
+    *,
+    dataset: str | None,
+    split: str | None,
+    language: str | None,
+    source: str,
+    quote: str,
+) -> Found | None:
+    value, decimals, problem = read_value(raw)
+    if problem or value is None:
+        return None
+    claim = make_claim(metric, value, dataset=dataset, split=split, language=language, source=source, quote=quote)
+    return Found(claim, decimals)
+
+
+def _row_quote(table: Table, row: tuple[Cell, ...]) -> str:
+    return clip(" | ".join(c.text for c in table.header) + " / " + " | ".join(c.text for c in row), 300)
+
+
+def _metric_rows(table: Table, ctx: dict, source: str) -> list[Found]:
+    """| Metric | Value |  or  | Metric | sts-dev | sts-test |"""
+    out: list[Found] = []
+    for row in table.rows:
+        metric = metric_of(row[0].text) if row else None
+        if metric is None:
+            continue
+        for i, cell in enumerate(row[1:], start=1):
+            raw = cell_number(cell.text)
+            if raw is None or i >= len(table.header):
+                continue
+            head = _header(table.header[i])
+            ds, split, lang = dataset_info(head) if head.lower() not in ("value", "score", "") else (None, None, None)
+            found = _claim(
+                metric, raw,
+                dataset=ds or ctx["dataset"], split=split or ctx["split"], language=lang or ctx["language"],
+                source=source, quote=_row_quote(table, row) + ctx["note"],
+            )
+            if found:
+                out.append(found)
+    return out
+
+
+def _row_dataset(row: tuple[Cell, ...], task_cols: list[int]) -> tuple[str | None, str | None]:
+    """(dataset, language subset) a row names in its dataset/task/language column."""
+    for i in task_cols:
+        if i >= len(row) or not row[i].text:
+            continue
+        text = row[i].text
+        subset = subset_of(text) or _subset(languages_named(text))
+        info = sts_dataset(text)
+        return (text if info.is_sts or not subset else None), subset or subset_of(info.subset)
+    return None, None
+
+
+def table_claims_of(ev: Evidence, doc: Document, table: Table, self_keys: set[str], only: str | None,
+                    source: str = "table") -> list[Found]:
+    heads = [_header(c) for c in table.header]
+    before, after = _context(doc, table)
+    if names_other_benchmark(before):
+        return []
+    mentions = dataset_mentions(before)
+    line = dataset_line(before)
+    ctx = {
+        "note": f" [Dataset: {line[0] or ''}{'-' + line[1] if line[1] else ''}]" if line else "",
+        "dataset": line[0] if line else mentions[0] if mentions else None,
+        "split": (line[1] if line else None) or split_in(before),
+        "language": (line[2] if line else None) or _subset(languages_named(before)) or only,
+    }
+    if heads and normalise(heads[0]) in ("metric", "metrics") or (
+        len(heads) >= 2 and sum(1 for r in table.rows if r and metric_of(r[0].text)) >= max(1, len(table.rows) // 2)
+    ):
+        return _metric_rows(table, ctx, source)
+    kinds: list[str] = []
+    for h in heads:
+        key = normalise(h)
+        if key in _NAME_HEADERS:
+            kinds.append("name")
+        elif key in _EPOCH_HEADERS:
+            kinds.append("epoch")
+        elif key in _SPLIT_HEADERS:
+            kinds.append("split")
+        elif key in _TASK_HEADERS or key.endswith("task"):
+            kinds.append("task")
+        elif is_aggregate(h):
+            kinds.append("aggregate")
+        elif metric_of(h):
+            kinds.append("metric")
+        elif sts_dataset(h).is_sts:
+            kinds.append("dataset")
+        else:
+            kinds.append("other")
+    name_col = kinds.index("name") if "name" in kinds else None
+    if name_col is None and kinds and kinds[0] == "other" and len(table.rows) > 1:
+        if all(cell_number(r[0].text) is None for r in table.rows if r):
+            name_col = 0  # a first column of names, whatever its header says
+    rows = _select_rows(table, name_col, self_keys)
+    epoch_cols = [i for i, k in enumerate(kinds) if k == "epoch"]
+    if epoch_cols:
+        rows = _last_rows(rows, epoch_cols, [i for i, k in enumerate(kinds) if k in ("split", "task")])
+    task_cols = [i for i, k in enumerate(kinds) if k == "task"]
+    split_cols = [i for i, k in enumerate(kinds) if k == "split"]
+    out: list[Found] = []
+    columns: list[tuple[int, Metric, str | None, str | None, str | None]] = []  # (col, metric, ds, split, lang)
+    context_similarity = similarity_in(re.sub(r"(?i)spearman|pearson|correlation", " ", before))
+    note = ctx["note"]
+    if "metric" in kinds:
+        for i, k in enumerate(kinds):
+            if k != "metric":
+                continue
+            metric = metric_of(heads[i])
+            if metric is not None and metric.similarity == "unspecified" and context_similarity:
+                metric = Metric(metric.metric, context_similarity)
+            ds, split, lang = dataset_info(re.sub(r"(?i)[\w-]*(spearman|pearson)[\w-]*", " ", heads[i]))
+            ds = ds if ds and sts_dataset(ds).is_sts else None
+            lang = lang or _subset(languages_named(heads[i])) or subset_of(_cross(heads[i]))
+            columns.append((i, metric, ds, split or split_in(heads[i]), lang))
+    else:
+        datasets = [i for i, k in enumerate(kinds) if k == "dataset"]
+        if not datasets:
+            return []
+        metric = _context_metric(before, after)
+        if metric is None:  # a score on an STS dataset that names no metric: Spearman, the STS convention
+            metric = Metric("spearman", "unspecified")
+            note += " [metric not stated; Spearman, the STS convention]"
+        for i in datasets:
+            info = sts_dataset(heads[i])
+            columns.append((i, metric, heads[i], split_in(heads[i]), subset_of(info.subset)))
+    for row in rows:
+        row_ds, row_lang = _row_dataset(row, task_cols)
+        row_split = next((split_in(row[i].text) for i in split_cols if i < len(row)), None)
+        row_split = row_split or next((split_in(row[i].text) for i in task_cols if i < len(row)), None)
+        for i, metric, ds, split, lang in columns:
+            if i >= len(row):
+                continue
+            raw = cell_number(row[i].text)
+            if raw is None:
+                continue
+            found = _claim(
+                metric, raw,
+                dataset=ds or row_ds or ctx["dataset"],
+                split=split or row_split or ctx["split"] or split_in(heads[i]),
+                language=lang or row_lang or ctx["language"],
+                source=source, quote=_row_quote(table, row) + note,
+            )
+            if found:
+                out.append(found)
+    return out
+
+
+def _cross(header: str) -> str | None:
+    m = re.search(r"\b([A-Za-z]{2})-([A-Za-z]{2})\b", header)
+    return f"{m.group(1)}-{m.group(2)}" if m else None
+
+
+# --------------------------------------------------------------------------------------------
+# CSV in code blocks
+
+
+def csv_tables(doc: Document) -> list[Table]:
+    """Tables printed as CSV in code blocks (``epoch,steps,cosine_pearson,...``)."""
+    out = []
+    for block in doc.code:
+        lines = [ln.strip() for ln in block.text.strip().split("\n") if ln.strip()]
+        if len(lines) < 2 or "," not in lines[0] or not re.search(r"(?i)spearman|pearson", lines[0]):
+            continue
+        header = tuple(Cell(h.strip()) for h in lines[0].split(","))
+        rows = tuple(
+            tuple(Cell(c.strip()) for c in ln.split(","))
+            for ln in lines[1:]
+            if ln.count(",") == len(header) - 1
+        )
+        if rows:
+            out.append(Table(header, rows, block.line, block.section, _caption(doc, block)))
+    return out
+
+
+def _caption(doc: Document, block: Block) -> str:
+    prev = [b for b in doc.blocks if b.line < block.line and b.kind in ("paragraph", "item")]
+    return prev[-1].text if prev else ""
+
+
+def table_claims(ev: Evidence, doc: Document, self_names: list[str], only: str | None) -> list[Found]:
+    keys = set()
+    for name in self_names:
+        keys.add(normalise(name))
+        keys.add(normalise(name.rsplit("/", 1)[-1]))
+    keys.discard("")
+    out: list[Found] = []
+    for table in doc.tables:
+        out.extend(table_claims_of(ev, doc, table, keys, only))
+    for table in csv_tables(doc):
+        out.extend(table_claims_of(ev, doc, table, keys, only, source="csv"))
+    return out

@@ -1,0 +1,183 @@
+"""The second encode path: mteb's own implementation of a model (`mteb.get_model`).
+
+For a model whose mteb loader is not a plain sentence-transformers one (an instruction wrapper,
+a custom class: see `harness.mteb_meta.encode_path`), the harness asks mteb to build the model
+the way the leaderboard ran it and lets it encode. Everything around it stays the harness's:
+the same task data, embedding cache, scoring and result files. `load_mteb_model` returns an
+object `harness.encode.embed` drives through its ``encode_misses`` method.
+
+Local weights are loaded by giving mteb's loader the folder instead of the Hub id (checked like
+any local folder first: regular files only, no remote code unless allowed). Vectors depend on
+the task (mteb's wrappers pick an instruction per task), so the runner encodes each task on its
+own with the task name in the fingerprint.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.encode.load import is_oom, weights_report
+from harness.errors import EncodeError, ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused
+from harness.model_files import irregular_files
+
+__all__ = ["MtebLoaded", "encoder_name", "load_mteb_model"]
+
+_HF_SPLIT = "test"
+_HF_SUBSET = "default"
+
+
+def encoder_name(loader: str | None) -> str:
+    """The `RunSettings.encoder` value of the mteb path for a loader name."""
+    return f"mteb:{loader or 'unknown'}"
+
+
+@dataclass
+class MtebLoaded:
+    """An mteb encoder bound to one task; `embed` calls `encode_misses` for the texts not cached."""
+
+    encoder: Any  # an mteb EncoderProtocol
+    task_metadata: Any
+    device: str
+    dtype: str
+    loader: str
+    dimension: int | None = None
+    prompt: str | None = None  # the instruction the wrapper says it applies, when it says
+
+    def for_task(self, task_metadata: Any) -> MtebLoaded:
+        """The same loaded model, bound to another task (and the instruction it gets)."""
+        return replace(self, task_metadata=task_metadata, prompt=_instruction(self.encoder, task_metadata))
+
+    def encode_misses(
+        self, texts: list[str], batch_size: int, progress: Callable[[int], None] | None
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        """Embeddings (float32, ``texts`` order) as mteb's STS evaluator gets them; counters."""
+        import datasets
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(datasets.Dataset.from_dict({"text": list(texts)}), batch_size=batch_size)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = self.encoder.encode(
+                    loader,
+                    task_metadata=self.task_metadata,
+                    hf_split=_HF_SPLIT,
+                    hf_subset=_HF_SUBSET,
+                    prompt_type=None,  # what mteb's STS evaluator passes
+                    batch_size=batch_size,
+                    show_progress_bar=False,
+                )
+        except Exception as exc:
+            if is_oom(exc):
+                raise EncodeError(f"out of memory on {self.device} in mteb's {self.loader}") from exc
+            raise
+        vectors = _as_float32(out)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise EncodeError(f"mteb's {self.loader} returned shape {vectors.shape} for {len(texts)} texts")
+        if not np.isfinite(vectors).all():
+            raise NonFiniteEmbeddings(f"mteb's {self.loader} produced NaN/inf embeddings")
+        self.dimension = int(vectors.shape[1])
+        if progress is not None:
+            progress(len(texts))
+        return vectors, {"n_tokens": 0, "n_padded_tokens": 0, "batch_size_final": int(batch_size)}
+
+
+def _as_float32(out: Any) -> np.ndarray:
+    if hasattr(out, "detach"):  # a torch tensor
+        out = out.detach().float().cpu().numpy()
+    return np.asarray(out, dtype=np.float32)
+
+
+def _instruction(encoder: Any, task_metadata: Any) -> str | None:
+    """The text the wrapper puts before an STS sentence, when it tells: an instruction wrapper's
+    task instruction, else the prompt its ``model_prompts`` select (by mteb's rule)."""
+    from mteb.models.abs_encoder import get_prompt_name
+
+    try:
+        method = getattr(encoder, "get_task_instruction", None)
+        if callable(method):
+            value = method(task_metadata, None)
+        else:
+            prompts = getattr(encoder, "model_prompts", None)
+            name = get_prompt_name(prompts, task_metadata, None) if isinstance(prompts, dict) else None
+            value = prompts.get(name) if name else None
+    except Exception:  # a wrapper that cannot say: the result records no prompt text
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _dtype_of(encoder: Any) -> str:
+    import torch
+
+    names = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+    model = getattr(encoder, "model", None)
+    params = getattr(model, "parameters", None)
+    if callable(params):
+        for p in params():
+            return names.get(p.dtype, str(p.dtype))
+    return "fp32"
+
+
+def load_mteb_model(
+    model_id: str,
+    location: str | Path,
+    *,
+    device: str,
+    task_metadata: Any,
+    trust_remote_code: bool = False,
+) -> MtebLoaded:
+    """mteb's implementation of `model_id`, with the weights at `location` (a folder or the Hub id).
+
+    Raises `RemoteCodeRefused` when mteb's loader needs remote code and it was not allowed,
+    `ModelLoadError` (one line) for anything else that stops the load, and also when the
+    loader's transformers model did not get all its weights from the checkpoint.
+    """
+    from harness.mteb_meta import model_meta
+
+    meta = model_meta(model_id)
+    if meta is None or meta.loader is None:
+        raise ModelLoadError(f"mteb has no implementation of {model_id}")
+    loader = getattr(meta.loader, "__name__", type(meta.loader).__name__)
+    if (meta.loader_kwargs or {}).get("trust_remote_code") and not trust_remote_code:
+        raise RemoteCodeRefused(
+            f"mteb's {loader} runs {model_id}'s own code; pass --trust-remote-code to allow it"
+        )
+    path = Path(location)
+    if path.is_dir():
+        irregular = irregular_files(path)
+        if irregular:
+            raise ModelLoadError(f"{path}: {irregular[0]}; not read")
+        meta = meta.model_copy(update={"name": str(path)})
+    try:
+        with warnings.catch_warnings(), weights_report() as report:
+            warnings.simplefilter("ignore")
+            encoder = meta.load_model(device=device)
+    except (ModelLoadError, EncodeError):
+        raise
+    except Exception as exc:
+        if is_oom(exc):
+            raise EncodeError(
+                f"out of memory on {device} while loading {model_id} with mteb's {loader}"
+            ) from exc
+        text = " ".join(str(exc).split())[:300]
+        raise ModelLoadError(f"mteb's {loader} cannot load {location}: {type(exc).__name__}: {text}") from exc
+    not_loaded = report.problem()
+    if not_loaded:
+        raise ModelLoadError(
+            f"{location}: weights not all loaded from the checkpoint: {not_loaded}; "
+            "the model would run with random weights"
+        )
+    return MtebLoaded(
+        encoder=encoder,
+        task_metadata=task_metadata,
+        device=str(device),
+        dtype=_dtype_of(encoder),
+        loader=loader,
+        prompt=_instruction(encoder, task_metadata),
+    )

@@ -1,0 +1,189 @@
+"""Inline SVG charts of a language page (matplotlib, deterministic: fixed hash salt, no dates)."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from typing import Any
+
+from markupsafe import Markup
+
+from harness.report.page import LanguagePage, Row
+from harness.report.words import f2
+
+_COLORS = {"leader": "#1a7f5a", "tied": "#3c9ab2", "other": "#7b8794", "task": "#c2410c"}
+
+
+def _svg(fig: Any, prefix: str) -> Markup:
+    buf = io.StringIO()
+    fig.savefig(
+        buf,
+        format="svg",
+        bbox_inches="tight",
+        pad_inches=0.08,
+        metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+    )
+    text = buf.getvalue()
+    text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
+    text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)  # comments repeat (untrusted) label text
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)
+    text = re.sub(r"\n\s*\n", "\n", text)
+    return Markup(text.strip())
+
+
+def _short(text: str, n: int = 48) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _chart_context() -> Any:
+    import matplotlib
+
+    return matplotlib.rc_context(
+        {
+            "svg.hashsalt": "harness-report",
+            "svg.fonttype": "path",
+            "text.parse_math": False,
+            "axes.formatter.use_mathtext": False,
+            "font.family": "DejaVu Sans",
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.edgecolor": "#9aa5b1",
+            "axes.labelcolor": "#1f2933",
+            "axes.labelsize": 10,
+            "xtick.color": "#3e4c59",
+            "ytick.color": "#3e4c59",
+            "xtick.labelsize": 9.5,
+            "ytick.labelsize": 9.5,
+            "path.simplify": False,
+        }
+    )
+
+
+def _color(row: Row) -> str:
+    return _COLORS["leader"] if row.tie == "leader" else _COLORS.get(row.tie, _COLORS["other"])
+
+
+def score_chart(page: LanguagePage) -> Markup | None:
+    """Average score with its 95% interval per model (and single-task marks when there are several)."""
+    if not page.rows:
+        return None
+    from matplotlib.figure import Figure
+
+    rows = page.rows
+    multi = len(page.units) > 1
+    with _chart_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(9.0, 1.0 + 0.45 * len(rows)))
+        ax = fig.add_subplot()
+        ys = list(range(len(rows)))[::-1]
+        markers = "sD^v<>ph"
+        for y, row in zip(ys, rows, strict=True):
+            color = _color(row)
+            if row.average_ci:
+                lo, hi = row.average_ci
+                ax.errorbar(
+                    [row.average],
+                    [y],
+                    xerr=[[row.average - lo], [hi - row.average]],
+                    fmt="o",
+                    color=color,
+                    ecolor=color,
+                    elinewidth=2.2,
+                    capsize=4,
+                    markersize=8,
+                    zorder=3,
+                )
+            else:
+                ax.plot([row.average], [y], "o", color=color, markersize=8, zorder=3)
+            ax.annotate(
+                f2(row.average),
+                (row.average, y),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=8.5,
+                color="#1f2933",
+            )
+        if multi:
+            for j, unit in enumerate(page.units):
+                pts = [(r.cells[unit].score, y) for y, r in zip(ys, rows, strict=True) if unit in r.cells]
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    markers[j % len(markers)],
+                    linestyle="none",
+                    color=_COLORS["task"],
+                    markersize=4.5,
+                    alpha=0.75,
+                    zorder=2,
+                    label=_short(unit.label, 60),
+                )
+        leader = rows[0]
+        if leader.average_ci:
+            ax.axvspan(*leader.average_ci, color=_COLORS["leader"], alpha=0.08, lw=0)
+        ax.set_yticks(ys, [_short(f"{r.rank}. {r.model.name}") for r in rows])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlabel("average cosine Spearman ×100, with 95% interval")
+        ax.grid(axis="x", color="#e4e7eb", lw=0.8)
+        ax.set_axisbelow(True)
+        if multi:
+            ax.legend(
+                loc="lower left",
+                bbox_to_anchor=(0.0, 1.01),
+                ncol=min(3, len(page.units)),
+                fontsize=8.5,
+                frameon=False,
+                handletextpad=0.3,
+                columnspacing=1.2,
+            )
+        return _svg(fig, f"score-{page.lang}")
+
+
+def speed_chart(page: LanguagePage) -> Markup | None:
+    """Average score against sentences per second (log scale)."""
+    points = [
+        (r, r.speed.sentences_per_second)
+        for r in page.rows
+        if r.speed and r.speed.sentences_per_second and r.speed.sentences_per_second > 0
+    ]
+    if not points:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    with _chart_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(11.0, 4.4))
+        ax = fig.add_subplot()
+        ordered = sorted(points, key=lambda p: (p[1], p[0].rank))
+        below = {id(row) for i, (row, _) in enumerate(ordered) if i % 2 == 1}
+        for row, rate in points:
+            color = _color(row)
+            if row.average_ci:
+                ax.plot([rate, rate], list(row.average_ci), color=color, lw=2, alpha=0.45, zorder=2)
+            ax.plot([rate], [row.average], "o", color=color, markersize=9, zorder=3)
+            ax.annotate(
+                _short(f"{row.rank}. {row.model.name}", 48),
+                (rate, row.average),
+                textcoords="offset points",
+                xytext=(8, -13 if id(row) in below else 5),
+                fontsize=8.5,
+                color="#1f2933",
+            )
+        ax.set_xscale("log")
+        rates = [p[1] for p in points]
+        ax.set_xlim(min(rates) / 2, max(rates) * 5)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("sentences per second (log scale; see the speed table for devices)")
+        ax.set_ylabel("average cosine Spearman ×100")
+        ax.grid(color="#e4e7eb", lw=0.8)
+        ax.set_axisbelow(True)
+        return _svg(fig, f"speed-{page.lang}")

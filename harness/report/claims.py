@@ -1,0 +1,221 @@
+"""Checking a card's claimed scores against the stored runs.
+
+Matching a card's claim to a task
+---------------------------------
+A claim is checked against a stored successful run of the same model when
+
+1. its language equals the page language (a claim without a language counts for the
+   card's only language, when the card lists exactly one);
+2. its split equals the run's split (no split means ``test``; ``dev``/``validation``/
+   ``val`` are the same split);
+3. its dataset plausibly is the task: the dataset name (or, when the claim names none,
+   one of the card's ``datasets``) is normalised to lower-case alphanumerics of its last
+   path segment, e.g. ``PhilipMay/stsb_multi_mt`` -> ``stsbmultimt``, ``STS-B`` ->
+   ``stsb``. It matches a task when it equals the task's normalised name, or when
+   `CLAIM_DATASET_TASKS` maps it (or the name with split words and the page language's
+   code/name removed: ``sts-test-de`` -> ``sts``, ``german-STSbenchmark`` ->
+   ``stsbenchmark``) to a set containing the task. A generic name (``sts``) maps to every
+   task run for the language.
+
+The metric is ``cosine_spearman`` for a Spearman claim and ``cosine_pearson`` for a
+Pearson claim (``<similarity>_<metric>`` when the claim names another similarity and
+the run stored it). The claim is flagged when it lies outside the run's 95% interval
+(the stored interval belongs to the main score, cosine Spearman; Pearson claims show the
+difference without a flag). Claims that match nothing are listed as not checked, with why.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.evaluate import MAIN_METRIC, finite, stored_ci
+from harness.records import Claim, ModelSpec, RunRecord
+from harness.report.lang import normalize_language, spec_covers, spec_languages
+from harness.report.page import ClaimRow, ModelInfo, Unit
+from harness.report.words import LANGUAGE_NAMES
+
+STSB_FAMILY = frozenset(
+    {
+        "STSBenchmark",
+        "STSBenchmark.v2",
+        "STSBenchmarkMultilingualSTS",
+        "GermanSTSBenchmark",
+        "RuSTSBenchmarkSTS",
+        "STSB",
+        "STSBenchmark-VN",
+        "HUMESTSBenchmark",
+    }
+)
+SICK_FAMILY = frozenset(
+    {"SICK-R", "SICKFr", "SICK-R-PL", "SICK-NL-STS", "SICK-BR-STS", "SICK-R-VN", "JSICK", "HUMESICK-R"}
+)
+STSB_MULTI_MT = frozenset({"STSBenchmarkMultilingualSTS", "STSBenchmark", "STSBenchmark.v2"})
+
+#: normalised claim dataset name -> MTEB task names it can mean; ``None`` = any STS task run
+CLAIM_DATASET_TASKS: dict[str, frozenset[str] | None] = {
+    "sts": None,
+    "semantictextualsimilarity": None,
+    "stsb": STSB_FAMILY,
+    "stsbenchmark": STSB_FAMILY,
+    "stsbmultimt": STSB_MULTI_MT,
+    "stsbmultilingual": STSB_MULTI_MT,
+    "stsbenchmarkmultilingual": STSB_MULTI_MT,
+    "germanstsbenchmark": frozenset({"GermanSTSBenchmark"}),
+    "rosts": frozenset({"RonSTS"}),
+    "stses": frozenset({"STSES"}),
+    "sick": SICK_FAMILY,
+    "sickr": SICK_FAMILY,
+    "sts12": frozenset({"STS12", "HUMESTS12"}),
+    "sts13": frozenset({"STS13"}),
+    "sts14": frozenset({"STS14"}),
+    "sts15": frozenset({"STS15"}),
+    "sts16": frozenset({"STS16"}),
+    "sts17": frozenset({"STS17"}),
+    "sts22": frozenset({"STS22", "STS22.v2", "HUMESTS22"}),
+    "biosses": frozenset({"BIOSSES", "BIOSSES-VN"}),
+    "korsts": frozenset({"KorSTS"}),
+    "klue": frozenset({"KLUE-STS"}),
+    "kluests": frozenset({"KLUE-STS"}),
+    "jsts": frozenset({"JSTS"}),
+    "assin2": frozenset({"Assin2STS"}),
+    "cdscr": frozenset({"CDSC-R"}),
+}
+_SPLIT_WORDS = frozenset({"test", "dev", "validation", "val", "eval"})
+_SPLIT_ALIASES = {"validation": "dev", "val": "dev", "dev": "dev", "eval": "dev"}
+
+
+def _norm_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _dataset_keys(dataset: str, lang: str) -> list[str]:
+    """Normalised keys to try for a claim's dataset name, most specific first."""
+    last = dataset.strip().split("/")[-1].lower()
+    tokens = [t for t in re.split(r"[^a-z0-9]+", last) if t]
+    drop = set(_SPLIT_WORDS)
+    for part in lang.split("-"):
+        drop.add(part)
+        name = LANGUAGE_NAMES.get(part)
+        if name:
+            drop.add(_norm_key(name))
+    drop.update({"deutsch"} if "de" in lang.split("-") else set())
+    keys = ["".join(tokens)]
+    stripped = "".join(t for t in tokens if t not in drop)
+    if stripped and stripped not in keys:
+        keys.append(stripped)
+    return keys
+
+
+def claim_dataset_matches(dataset: str, task_name: str, lang: str) -> bool:
+    """Whether a claim's dataset name plausibly is `task_name` (see module docstring)."""
+    task_key = _norm_key(task_name)
+    for key in _dataset_keys(dataset, lang):
+        if not key:
+            continue
+        if key == task_key:
+            return True
+        if key in CLAIM_DATASET_TASKS:
+            tasks = CLAIM_DATASET_TASKS[key]
+            return tasks is None or task_name in tasks
+    return False
+
+
+def normalize_split(split: str | None) -> str:
+    if split is None or not split.strip():
+        return "test"
+    s = split.strip().lower()
+    return _SPLIT_ALIASES.get(s, s)
+
+
+def _claim_language(claim: Claim, spec: ModelSpec) -> str | None:
+    if claim.language:
+        return normalize_language(claim.language)
+    langs = [x for x in spec_languages(spec) if x != "multilingual"]
+    return langs[0] if len(langs) == 1 and "multilingual" not in spec_languages(spec) else None
+
+
+def _metric_key(claim: Claim, run: RunRecord) -> str:
+    sim = (claim.similarity or "cosine").strip().lower()
+    key = f"{sim}_{claim.metric}"
+    if key in run.scores:
+        return key
+    return f"cosine_{claim.metric}"
+
+
+def check_claims(
+    info: ModelInfo, lang: str, ok_cells: dict[Unit, RunRecord], has_results: bool
+) -> list[ClaimRow]:
+    spec = info.spec
+    if spec is None:
+        return []
+    rows: list[ClaimRow] = []
+    for claim in spec.claims:
+        claimed = claim.value * 100
+        claim_lang = _claim_language(claim, spec)
+        if claim_lang is None:
+            if claim.language is None and (has_results or spec_covers(spec, lang)):
+                rows.append(
+                    ClaimRow(
+                        info,
+                        claim,
+                        claimed,
+                        reason="not checked: the claim names no language and the card lists several",
+                    )
+                )
+            continue
+        if claim_lang != lang:
+            continue
+        if claim.dataset:
+            datasets, note = [claim.dataset], ""
+        else:
+            datasets = list(spec.datasets.value or [])
+            note = "dataset from the card's datasets list" if datasets else ""
+        split = normalize_split(claim.split)
+        matched = [
+            (unit, run)
+            for unit, run in sorted(ok_cells.items())
+            if normalize_split(unit.split) == split
+            and any(claim_dataset_matches(ds, unit.task, lang) for ds in datasets)
+        ]
+        if not matched:
+            if not ok_cells:
+                reason = "not checked: the model has no successful result for this language"
+            elif not datasets:
+                reason = "not checked: the claim names no dataset"
+            else:
+                reason = "not checked: no matching task run"
+            rows.append(ClaimRow(info, claim, claimed, reason=reason, dataset_note=note))
+            continue
+        for unit, run in matched:
+            metric = _metric_key(claim, run)
+            value = finite(run.scores.get(metric))
+            if value is None:
+                rows.append(
+                    ClaimRow(
+                        info,
+                        claim,
+                        claimed,
+                        unit=unit,
+                        metric=metric,
+                        reason=f"not checked: the run stored no {metric}",
+                        dataset_note=note,
+                    )
+                )
+                continue
+            ci = stored_ci(run) if metric == MAIN_METRIC else None
+            outside = None if ci is None else not (ci[0] <= claim.value <= ci[1])
+            rows.append(
+                ClaimRow(
+                    info,
+                    claim,
+                    claimed,
+                    unit=unit,
+                    metric=metric,
+                    measured=value * 100,
+                    measured_ci=None if ci is None else (ci[0] * 100, ci[1] * 100),
+                    difference=value * 100 - claimed,
+                    outside=outside,
+                    dataset_note=note,
+                )
+            )
+    return rows

@@ -1,0 +1,398 @@
+"""`harness compare A B`: a side-by-side review of two models on every task both ran.
+
+For each (task, subset, split) with a successful stored result for both models, it shows
+both scores (cosine Spearman ×100 with their 95% intervals), the difference A − B and a
+paired bootstrap test on the same sentence pairs, from the per-pair similarities stored in
+the results (``harness.evaluate.paired_bootstrap``, seed 0). The test runs only when both
+runs stored similarities for identical gold lists; otherwise it says why it was skipped.
+"A is better" on a task means p < 0.05 *and* the 95% interval of the difference excludes 0.
+Like the report, it loads no model and recomputes no score.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.evaluate import MAIN_METRIC, PairedTest, finite, paired_bootstrap, paired_test, stored_ci
+from harness.records import ModelSpec
+from harness.report.lang import report_languages, run_language
+from harness.report.page import CardAudit, ModelInfo, Speed, Unit
+from harness.report.paired import PairedTests
+from harness.report.render import load_specs
+from harness.report.view import card_audit, model_info, pick_record, speed_of, unit_of
+from harness.report.words import (
+    f2,
+    human_bytes,
+    human_rate,
+    interval,
+    language_name,
+    md_escape,
+    paired_detail,
+    plain,
+    signed,
+)
+from harness.store import StoredResult, load_results
+
+
+class CompareError(Exception):
+    """A problem with the request (unknown or ambiguous model); exit code 2."""
+
+
+@dataclass(frozen=True)
+class TaskComparison:
+    unit: Unit
+    lang: str
+    a: float  # points
+    a_ci: tuple[float, float] | None
+    b: float
+    b_ci: tuple[float, float] | None
+    test: PairedTest
+
+    @property
+    def difference(self) -> float:
+        return self.a - self.b
+
+    @property
+    def overlap(self) -> bool | None:
+        if self.a_ci is None or self.b_ci is None:
+            return None
+        return self.a_ci[1] >= self.b_ci[0] and self.a_ci[0] <= self.b_ci[1]
+
+    @property
+    def winner(self) -> str | None:
+        """ "a", "b" or None (no significant difference, or not tested)."""
+        if not self.test.significant or self.test.delta is None:
+            return None
+        return "a" if self.test.delta > 0 else "b"
+
+    def verdict(self) -> str:
+        if self.test.status != "ok":
+            hint = {True: "intervals overlap", False: "intervals do not overlap", None: "no intervals"}[
+                self.overlap
+            ]
+            return f"not tested ({self.test.message}); {hint}"
+        if self.winner == "a":
+            return "A is better"
+        if self.winner == "b":
+            return "B is better"
+        return "no significant difference"
+
+    def test_text(self) -> str:
+        return paired_detail(self.test, with_n=True)
+
+
+@dataclass(frozen=True)
+class Side:
+    info: ModelInfo
+    speed: Speed | None
+    audit: CardAudit | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: Side
+    b: Side
+    lang: str | None
+    tasks: list[TaskComparison]
+
+    def overall(self) -> str:
+        n = len(self.tasks)
+        tested = [t for t in self.tasks if t.test.status == "ok"]
+        a_wins = sum(1 for t in tested if t.winner == "a")
+        b_wins = sum(1 for t in tested if t.winner == "b")
+        mean_diff = sum(t.difference for t in self.tasks) / n
+        avg = f"average difference {signed(mean_diff)} points"
+        tasks = f"{n} shared task{'s' if n != 1 else ''}"
+        if not tested:
+            return (
+                f"Cannot tell: no shared task could be tested on the same pairs ({avg}). "
+                "See each task's note for why."
+            )
+        untested = n - len(tested)
+        tail = f"; {untested} task{'s' if untested != 1 else ''} not tested" if untested else ""
+        if a_wins == n:
+            every = "the one shared task" if n == 1 else f"every one of the {tasks}"
+            return (
+                f"Yes: A is better than B on {every} (p < 0.05 and the 95% interval "
+                f"of the difference excludes 0; {avg})."
+            )
+        if a_wins and not b_wins:
+            return f"Partly: A is significantly better on {a_wins} of {n} tasks and B on none ({avg}{tail})."
+        if b_wins and not a_wins:
+            return (
+                f"No: B is better. B is significantly better on {b_wins} of {n} tasks and A on none "
+                f"({avg}{tail})."
+            )
+        if a_wins and b_wins:
+            return f"Mixed: A is better on {a_wins} task(s), B on {b_wins} ({avg}{tail})."
+        return (
+            f"No: the difference is not statistically significant on any of the {len(tested)} tested "
+            f"task{'s' if len(tested) != 1 else ''} ({avg}{tail})."
+        )
+
+
+# --------------------------------------------------------------------------------------
+
+
+def resolve_model(name: str, specs: Sequence[ModelSpec], results: Sequence[StoredResult]) -> str:
+    """The model key for a registry key or model id (case-insensitive)."""
+    wanted = name.strip().lower()
+    keys = {s.key for s in specs} | {r.model_key for r in results}
+    matches = {k for k in keys if k.lower() == wanted}
+    if not matches:
+        matches = {s.key for s in specs if (s.model_id.value or "").lower() == wanted} | {
+            r.model_key for r in results if (r.model_id or "").lower() == wanted
+        }
+    if len(matches) > 1:
+        raise CompareError(f"ambiguous model {name!r}: it names {', '.join(sorted(matches))}")
+    if not matches:
+        raise CompareError(f"unknown model {name!r}: not a registry key or model id with results")
+    return matches.pop()
+
+
+def _ok_records(key: str, results: Sequence[StoredResult], lang: str | None) -> dict[Unit, StoredResult]:
+    grouped: dict[Unit, list[StoredResult]] = {}
+    for r in results:
+        if r.model_key != key or (lang is not None and run_language(r.run) != lang):
+            continue
+        grouped.setdefault(unit_of(r), []).append(r)
+    chosen = {u: pick_record(recs) for u, recs in grouped.items()}
+    return {
+        u: s
+        for u, s in chosen.items()
+        if s.run.status == "ok" and finite(s.run.scores.get(MAIN_METRIC)) is not None
+    }
+
+
+def _points(ci: tuple[float, float] | None) -> tuple[float, float] | None:
+    return None if ci is None else (ci[0] * 100, ci[1] * 100)
+
+
+def compare_models(
+    key_a: str,
+    key_b: str,
+    results: Sequence[StoredResult],
+    specs: Sequence[ModelSpec],
+    lang: str | None,
+    bootstrap: Callable[..., dict[str, Any]] | PairedTests | None,
+) -> Comparison:
+    by_key = {s.key: s for s in specs}
+    recs_a = _ok_records(key_a, results, lang)
+    recs_b = _ok_records(key_b, results, lang)
+    units = sorted(set(recs_a) & set(recs_b))
+    pairs = [(recs_a[u].run, recs_b[u].run) for u in units]
+    if bootstrap is None:
+        tests = [paired_test(ra, rb, None) for ra, rb in pairs]
+    else:
+        tests = (bootstrap if isinstance(bootstrap, PairedTests) else PairedTests(bootstrap)).run(pairs)
+    tasks = []
+    for unit, (ra, rb), test in zip(units, pairs, tests, strict=True):
+        tasks.append(
+            TaskComparison(
+                unit,
+                run_language(ra),
+                float(ra.scores[MAIN_METRIC]) * 100,
+                _points(stored_ci(ra)),
+                float(rb.scores[MAIN_METRIC]) * 100,
+                _points(stored_ci(rb)),
+                test,
+            )
+        )
+
+    def side(key: str, recs: dict[Unit, StoredResult]) -> Side:
+        all_recs = [r for r in results if r.model_key == key]
+        info = model_info(key, by_key.get(key), all_recs)
+        shared = [recs[t.unit].run for t in tasks] or [s.run for s in recs.values()]
+        return Side(info, speed_of(shared), card_audit(info))
+
+    return Comparison(side(key_a, recs_a), side(key_b, recs_b), lang, tasks)
+
+
+# --------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------
+
+
+def _card_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
+    def facts(side: Side) -> dict[str, str]:
+        spec = side.info.spec
+        out = {"model id": side.info.name}
+        if spec is None:
+            out["card"] = "no registry entry"
+            return out
+        out["languages"] = side.audit.languages if side.audit else "–"
+        for f in side.audit.facts if side.audit else []:
+            out[f.label] = f.value
+        out["card warnings"] = ", ".join(code for code, _ in side.audit.warnings) if side.audit else ""
+        out["card warnings"] = out["card warnings"] or "none"
+        out["claims"] = str(len(spec.claims))
+        return out
+
+    fa, fb = facts(cmp.a), facts(cmp.b)
+    labels = list(dict.fromkeys([*fa, *fb]))
+    return [(label, fa.get(label, "–"), fb.get(label, "–")) for label in labels]
+
+
+def _speed_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
+    def cols(s: Speed | None) -> dict[str, str]:
+        if s is None:
+            return {"sentences/s": "–", "peak memory": "–", "device": "–", "dtype": "–"}
+        return {
+            "sentences/s": human_rate(s.sentences_per_second),
+            "peak memory": human_bytes(s.peak_memory_bytes),
+            "device": s.device,
+            "dtype": s.dtype,
+        }
+
+    a, b = cols(cmp.a.speed), cols(cmp.b.speed)
+    return [(k, a[k], b[k]) for k in a]
+
+
+def render_markdown(cmp: Comparison) -> str:
+    md = md_escape
+
+    def name(side: Side) -> str:
+        return f"[{md(side.info.name)}]({side.info.url})" if side.info.url else md(side.info.name)
+
+    scope = f" ({language_name(cmp.lang)})" if cmp.lang else ""
+    lines = [
+        f"# {md(cmp.a.info.name)} vs {md(cmp.b.info.name)}{scope}",
+        "",
+        f"- **A**: {name(cmp.a)}",
+        f"- **B**: {name(cmp.b)}",
+        "",
+        f"**Is A really better than B?** {md(cmp.overall())}",
+        "",
+        "| Task | Language | A | B | A − B | Paired bootstrap | Verdict |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for t in cmp.tasks:
+        lines.append(
+            f"| {md(t.unit.label)} | {t.lang} | {f2(t.a)} {interval(t.a_ci)} | "
+            f"{f2(t.b)} {interval(t.b_ci)} | {signed(t.difference)} | {md(t.test_text())} | "
+            f"{md(t.verdict())} |"
+        )
+    lines += [
+        "",
+        "Scores are cosine Spearman ×100 with 95% intervals. A task verdict needs p < 0.05 and a 95% "
+        "interval of the difference that excludes 0 (paired bootstrap on the same pairs, 1000 resamples).",
+        "",
+        "## Speed",
+        "",
+        "| | A | B |",
+        "|---|---|---|",
+        *[f"| {k} | {md(a)} | {md(b)} |" for k, a, b in _speed_rows(cmp)],
+        "",
+        "## Card facts",
+        "",
+        "| | A | B |",
+        "|---|---|---|",
+        *[f"| {md(k)} | {md(a)} | {md(b)} |" for k, a, b in _card_rows(cmp)],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_text(cmp: Comparison, file: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = file if file is not None else sys.stdout
+    console = Console(
+        file=out,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=None if getattr(out, "isatty", lambda: False)() else 170,
+    )
+    p = plain
+    scope = f" ({language_name(cmp.lang)})" if cmp.lang else ""
+    console.print(Text(f"A = {p(cmp.a.info.name)}", style="bold"))
+    console.print(Text(f"B = {p(cmp.b.info.name)}", style="bold"))
+    table = Table(title=Text(f"A vs B{scope}: cosine Spearman ×100 with 95% intervals"), show_lines=False)
+    for col, justify in (
+        ("Task", "left"),
+        ("Lang", "left"),
+        ("A", "right"),
+        ("B", "right"),
+        ("A − B", "right"),
+        ("Paired bootstrap", "left"),
+        ("Verdict", "left"),
+    ):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for t in cmp.tasks:
+        table.add_row(
+            Text(p(t.unit.label)),
+            Text(t.lang),
+            Text(f"{f2(t.a)} {interval(t.a_ci)}"),
+            Text(f"{f2(t.b)} {interval(t.b_ci)}"),
+            Text(signed(t.difference)),
+            Text(p(t.test_text())),
+            Text(p(t.verdict())),
+        )
+    console.print(table)
+    console.print(Text("Is A really better than B? ", style="bold") + Text(p(cmp.overall())))
+    console.print()
+    for title, rows in (("Speed", _speed_rows(cmp)), ("Card facts", _card_rows(cmp))):
+        side_table = Table(title=Text(title))
+        side_table.add_column("")
+        side_table.add_column("A")
+        side_table.add_column("B")
+        for k, a, b in rows:
+            side_table.add_row(Text(p(k)), Text(p(a)), Text(p(b)))
+        console.print(side_table)
+
+
+def compare_command(
+    model_a: str,
+    model_b: str,
+    results_dir: Path,
+    registry_dir: Path | None,
+    lang: str | None,
+    as_markdown: bool,
+) -> int:
+    """`harness compare`: 0 on success, 1 when the models share no task, 2 on a bad request."""
+    errors: list[str] = []
+    results = load_results(Path(results_dir), errors)
+    try:
+        specs = load_specs(registry_dir)
+    except Exception as exc:
+        print(f"error: cannot read the registry {registry_dir}: {exc}", file=sys.stderr)
+        return 2
+    page_lang = None
+    if lang:
+        try:
+            page_lang = report_languages([], [lang])[0]
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    try:
+        key_a = resolve_model(model_a, specs, results)
+        key_b = resolve_model(model_b, specs, results)
+    except CompareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if key_a == key_b:
+        print(f"error: {model_a!r} and {model_b!r} are the same model ({key_a})", file=sys.stderr)
+        return 2
+    for err in errors:
+        print(f"warning: {err}", file=sys.stderr)
+    tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
+    cmp = compare_models(key_a, key_b, results, specs, page_lang, tests)
+    tests.close()
+    if not cmp.tasks:
+        where = f" in {language_name(page_lang)}" if page_lang else ""
+        print(
+            f"{plain(cmp.a.info.name)} and {plain(cmp.b.info.name)} share no task with "
+            f"successful results{where}; nothing to compare."
+        )
+        return 1
+    if as_markdown:
+        sys.stdout.write(render_markdown(cmp))
+    else:
+        render_text(cmp)
+    return 0

@@ -1,0 +1,186 @@
+"""The page model: what a language page shows, as plain values (built by ``view``, rendered by ``render``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from harness.records import Claim, ModelSpec, RunRecord
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One evaluated task column: task, language subset, split."""
+
+    task: str
+    subset: str
+    split: str
+
+    @property
+    def label(self) -> str:
+        base = self.task if self.subset == "default" else f"{self.task}[{self.subset}]"
+        return base if self.split == "test" else f"{base} ({self.split})"
+
+    @property
+    def anchor(self) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", self.label).strip("-").lower()
+
+
+@dataclass(frozen=True)
+class Cell:
+    score: float  # points (×100)
+    ci: tuple[float, float] | None  # points
+    n_pairs: int | None
+    run: RunRecord
+
+
+@dataclass
+class ModelInfo:
+    key: str
+    name: str  # model id or key: what the tables show (untrusted; escaped when rendered)
+    title: str | None  # card title, when it says something else
+    url: str | None
+    spec: ModelSpec | None
+
+
+@dataclass
+class Row:
+    model: ModelInfo
+    cells: dict[Unit, Cell]
+    average: float
+    average_ci: tuple[float, float] | None
+    n_tasks: int
+    n_total: int
+    off_card: bool
+    rank: int = 0
+    tie: str = ""  # leader | tied | behind | ahead | unknown
+    tie_method: str = ""  # paired bootstrap | interval overlap
+    tie_detail: str = ""
+    speed: Speed | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.n_tasks == self.n_total
+
+
+@dataclass(frozen=True)
+class Speed:
+    sentences_per_second: float | None
+    peak_memory_bytes: float | None
+    device: str
+    dtype: str
+    batch_size: str
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    model: ModelInfo
+    claim: Claim
+    claimed: float  # points
+    unit: Unit | None = None
+    metric: str | None = None
+    measured: float | None = None
+    measured_ci: tuple[float, float] | None = None
+    difference: float | None = None  # measured - claimed, points
+    outside: bool | None = None  # None: no interval to check against
+    reason: str = ""  # why it was not checked
+    dataset_note: str = ""
+
+
+@dataclass(frozen=True)
+class Failure:
+    model: ModelInfo
+    unit: Unit | None
+    status: str
+    kind: str
+    error: str
+    when: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CardAudit:
+    model: ModelInfo
+    languages: str
+    facts: list[Fact]
+    warnings: list[tuple[str, str]]  # (code, sentence)
+    errors: list[str]
+    claims: int
+
+
+@dataclass(frozen=True)
+class MetaRow:
+    model: ModelInfo
+    revisions: str
+    weights_source: str
+    started: str
+    finished: str
+    device: str
+    dtype: str
+    hardware: str
+    versions: str
+    git_commit: str
+    settings: str
+    data_revisions: list[tuple[str, str]]
+
+
+@dataclass
+class LanguagePage:
+    lang: str
+    name: str
+    units: list[Unit]
+    rows: list[Row]
+    claims: list[ClaimRow]
+    audits: list[CardAudit]
+    failures: list[Failure]
+    not_run: list[tuple[ModelInfo, str]]
+    meta: list[MetaRow]
+    date_range: tuple[str, str] | None
+    commits: list[str]
+    charts: dict[str, Markup] = field(default_factory=dict)
+    tie_methods: list[str] = field(default_factory=list)
+
+    @property
+    def leader(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+    @property
+    def tied(self) -> list[Row]:
+        return [r for r in self.rows if r.tie == "tied"]
+
+    @property
+    def off_card_rows(self) -> list[Row]:
+        return [r for r in self.rows if r.off_card]
+
+    @property
+    def incomplete_rows(self) -> list[Row]:
+        return [r for r in self.rows if not r.complete]
+
+    @property
+    def flagged_claims(self) -> list[ClaimRow]:
+        return [c for c in self.claims if c.outside]
+
+    @property
+    def version_groups(self) -> list[tuple[str, list[str]]]:
+        """Distinct library-version sets and the models run with each."""
+        groups: dict[str, list[str]] = {}
+        for m in self.meta:
+            groups.setdefault(m.versions, []).append(m.model.name)
+        return sorted(groups.items())
+
+    @property
+    def data_revisions(self) -> list[tuple[str, str, list[str]]]:
+        """(task label, data revision, models) for every task revision used on this page."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for m in self.meta:
+            for label, rev in m.data_revisions:
+                groups.setdefault((label, rev), []).append(m.model.name)
+        return [(label, rev, names) for (label, rev), names in sorted(groups.items())]

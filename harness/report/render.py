@@ -1,0 +1,230 @@
+"""Rendering: page models -> HTML and Markdown through the Jinja templates, and ``harness report``.
+
+``build_reports`` is pure: it reads result files and the registry's `ModelSpec`s, loads no
+model and recomputes no score (the only computation is the paired bootstrap on stored
+per-pair similarities, seeded, and arithmetic on stored numbers). The same inputs give
+byte-identical files: everything is sorted, the charts are rendered with a fixed SVG hash
+salt and no date, and the only dates shown are those stored in the results.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from harness.evaluate import paired_bootstrap
+from harness.records import ModelSpec
+from harness.report.charts import score_chart, speed_chart
+from harness.report.lang import report_languages
+from harness.report.page import LanguagePage, ModelInfo
+from harness.report.paired import PairedTests
+from harness.report.view import build_page, model_info
+from harness.report.words import (
+    WARNING_TEXT,
+    breakable,
+    f2,
+    human_bytes,
+    human_count,
+    human_rate,
+    interval,
+    language_name,
+    md_escape,
+    plain,
+    signed,
+)
+from harness.store import load_results
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def template_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        md=md_escape,
+        f2=f2,
+        signed=signed,
+        interval=interval,
+        human_bytes=human_bytes,
+        human_rate=human_rate,
+        human_count=human_count,
+        plain=plain,
+        breakable=breakable,
+    )
+    env.globals.update(language_name=language_name, warning_text=WARNING_TEXT)
+    return env
+
+
+_CSP_PLACEHOLDER = "__HARNESS_CSP__"
+
+
+def _script() -> Markup:
+    return Markup((TEMPLATE_DIR / "sort.js").read_text(encoding="utf-8").strip())
+
+
+def _with_csp(html: str) -> str:
+    """Fill the Content-Security-Policy: nothing external, only the page's own inline script."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode() + "'"
+        for body in re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    )
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src {hashes or chr(39) + 'none' + chr(39)}; base-uri 'none'; form-action 'none'"
+    )
+    return html.replace(_CSP_PLACEHOLDER, csp.replace("'", "&#39;"), 1)
+
+
+def render_language(env: Environment, page: LanguagePage, results_label: str) -> tuple[str, str]:
+    ctx = {
+        "page": page,
+        "results_label": results_label,
+        "script": _script(),
+        "csp": _CSP_PLACEHOLDER,
+        "leader": page.leader,
+        "tied": page.tied,
+    }
+    html = _with_csp(_tidy(env.get_template("language.html").render(ctx)))
+    md = _tidy(env.get_template("language.md").render(ctx))
+    return html, md
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def render_index(
+    env: Environment,
+    pages: Sequence[LanguagePage],
+    never_run: Sequence[tuple[ModelInfo, str]],
+    load_errors: Sequence[str],
+    results_label: str,
+) -> str:
+    stamps = sorted(t for p in pages if p.date_range for t in p.date_range)
+    html = env.get_template("index.html").render(
+        pages=pages,
+        never_run=never_run,
+        load_errors=load_errors,
+        results_label=results_label,
+        date_range=(stamps[0], stamps[-1]) if stamps else None,
+        commits=sorted({c for p in pages for c in p.commits}),
+        script=_script(),
+        csp=_CSP_PLACEHOLDER,
+    )
+    return _with_csp(_tidy(html))
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    return path
+
+
+def build_reports(
+    results_dir: Path,
+    specs: list[ModelSpec],
+    out_dir: Path,
+    languages: list[str] | None = None,
+    *,
+    load_errors: list[str] | None = None,
+) -> list[Path]:
+    """Write ``<lang>.html`` and ``<lang>.md`` per language and ``index.html`` (returned last).
+
+    Reads `results_dir` and `specs` only; the same inputs give byte-identical files. The one
+    write beside the results is the paired-test cache (``.harness-cache/``, safe to delete).
+    Unreadable result files are listed on the index page (and appended to `load_errors`).
+    """
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    errors: list[str] = []
+    results = load_results(results_dir, errors)
+    root_text = str(results_dir)
+    errors = sorted(e.replace(root_text, results_dir.name) for e in errors)
+    if load_errors is not None:
+        load_errors.extend(errors)
+    langs = report_languages(results, languages)
+    specs = sorted(specs, key=lambda s: s.key)
+    env = template_env()
+    label = results_dir.name or str(results_dir)
+
+    pages: list[LanguagePage] = []
+    written: list[Path] = []
+    tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
+    for lang in langs:
+        page = build_page(lang, results, specs, tests)
+        for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
+            if chart is not None:
+                page.charts[name] = chart
+        html, md = render_language(env, page, label)
+        written.append(_write(out_dir / f"{lang}.html", html))
+        written.append(_write(out_dir / f"{lang}.md", md))
+        pages.append(page)
+
+    tests.close()
+    have_results = {r.model_key for r in results}
+    never_run = [
+        (model_info(s.key, s, []), ", ".join(s.language_list) or "no language stated")
+        for s in specs
+        if s.key not in have_results
+    ]
+    written.append(_write(out_dir / "index.html", render_index(env, pages, never_run, errors, label)))
+    return written
+
+
+def load_specs(registry_dir: Path | None) -> list[ModelSpec]:
+    if registry_dir is None or not Path(registry_dir).is_dir():
+        return []
+    from harness.registry import load_registry  # written alongside; imported lazily
+
+    return load_registry(Path(registry_dir))
+
+
+def report_command(
+    results_dir: Path, registry_dir: Path | None, out_dir: Path, languages: list[str] | None
+) -> int:
+    """`harness report`: write the reports, print each path (the index last). Returns the exit code."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    if not results_dir.is_dir():
+        print(f"error: results folder not found: {results_dir}", file=sys.stderr)
+        return 2
+    try:
+        specs = load_specs(registry_dir)
+    except Exception as exc:
+        print(f"error: cannot read the registry {registry_dir}: {exc}", file=sys.stderr)
+        return 2
+    errors: list[str] = []
+    try:
+        paths = build_reports(results_dir, specs, out_dir, languages, load_errors=errors)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for err in errors:
+        print(f"warning: {err}", file=sys.stderr)
+    for path in paths:
+        print(path)
+    return 0

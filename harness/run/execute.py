@@ -1,0 +1,237 @@
+"""Executing jobs: one model's pass (embed the union of its sentences once, score every task).
+
+:func:`compute_job` is what every executor runs for a job, locally or on a Ray worker; it never
+raises for a model fault: failures come back as error records (:mod:`harness.run.failures`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from harness import store
+from harness.records import ErrorKind, RunRecord, StsTask
+from harness.run.facts import hardware_info, now_iso, record_fields
+from harness.run.failures import classify, error_record
+from harness.run.jobs import JobResult, ModelJob, task_id
+from harness.run.plan import RunOptions
+
+Reporter = Callable[[str], None]
+
+
+def execute_local(
+    jobs: list[ModelJob], *, options: RunOptions, say: Reporter, progress: Any
+) -> Iterator[JobResult]:
+    """Run jobs one after the other in this process, one model in memory at a time.
+
+    A per-model lock keeps two runs sharing a results folder from encoding the
+    same model at once; whoever waits re-checks what is stored before working.
+    """
+    for job in jobs:
+        with store.model_lock(options.results_dir, job.spec.key):
+            yield compute_job(still_pending(job, options, say), progress=progress)
+
+
+def still_pending(job: ModelJob, options: RunOptions, say: Reporter) -> ModelJob:
+    """Drop tasks another run stored since planning (the caller holds the model's lock)."""
+    if options.force:
+        return job
+    stored = store.completed_identities(
+        options.results_dir, job.spec.key, job.weights.revision, job.spec.model_id.value
+    )
+    still = [t for t in job.tasks if job.identities[task_id(t)] not in stored]
+    if len(still) < len(job.tasks):
+        say(f"harness: {job.spec.key}: {len(job.tasks) - len(still)} task(s) stored meanwhile by another run")
+        kept = {task_id(t) for t in still}
+        job = replace(job, tasks=still, pairs={k: v for k, v in job.pairs.items() if k in kept})
+    return job
+
+
+def _passes(job: ModelJob) -> list[list[StsTask]]:
+    """Tasks that share one encode pass: on the fast path those with the same prompt (usually
+    all of them); on mteb's path each task alone (its wrapper may instruct every task differently)."""
+    if job.encode_path == "mteb":
+        return [[task] for task in job.tasks]
+    groups: dict[str | None, list[StsTask]] = {}
+    for task in job.tasks:
+        groups.setdefault(job.prompts.get(task_id(task)), []).append(task)
+    return list(groups.values())
+
+
+class _Loader:
+    """Loads the job's model once (on the first cache miss) and hands it to every pass; a load
+    that failed fails every later pass the same way, without loading again."""
+
+    def __init__(self, job: ModelJob) -> None:
+        self.job = job
+        self.model: Any = None
+        self.failure: BaseException | None = None
+        self.prompts: dict[str, str] = {}  # mteb's path: the prompt its wrapper reports, by task id
+
+    def for_task(self, task: StsTask) -> Any:
+        from harness import encode
+        from harness.encode.mteb_path import load_mteb_model
+        from harness.prompts import task_metadata
+
+        if self.failure is not None:
+            raise self.failure
+        job = self.job
+        try:
+            if job.encode_path == "mteb":
+                meta = task_metadata(task.name)
+                if self.model is None:
+                    self.model = load_mteb_model(
+                        job.spec.model_id.value or job.spec.key,
+                        job.weights.location,
+                        device=job.device,
+                        task_metadata=meta,
+                        trust_remote_code=job.settings.trust_remote_code,
+                    )
+                bound = self.model.for_task(meta)
+                if bound.prompt:
+                    self.prompts[task_id(task)] = bound.prompt
+                return bound
+            if self.model is None:
+                self.model = encode.load_model(
+                    job.weights.location,
+                    device=job.device,
+                    dtype=job.settings.dtype,
+                    trust_remote_code=job.settings.trust_remote_code,
+                    max_seq_length=job.settings.max_seq_length,
+                )
+            return self.model
+        except Exception as exc:
+            self.failure = exc
+            raise
+
+
+def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
+    """Embed the job's sentences (a pass per prompt), then score every task. Never raises for model faults."""
+    from harness import encode
+
+    started = now_iso()
+    passes = [(group, _texts(job, group)) for group in _passes(job)]
+    passes = [(group, texts) for group, texts in passes if texts]
+    if not passes:
+        return JobResult(key=job.spec.key, records=[])
+    loader = _Loader(job)
+    cache = encode.EmbeddingCache(job.cache_dir) if job.cache_dir is not None else None
+    total = sum(len(set(texts)) for _, texts in passes)
+    bar = progress.add_task(job.spec.key, total=total) if progress is not None else None
+    records: list[tuple[StsTask, RunRecord]] = []
+    failures: list[tuple[ErrorKind, str]] = []
+    try:
+        for group, texts in passes:
+            first = group[0]
+            model_id = job.spec.model_id.value or job.spec.key
+            if job.encode_path == "mteb":  # vectors depend on the task's instruction
+                model_id = f"{model_id} task={first.name}"
+            try:
+                vectors, stats = encode.embed(
+                    texts,
+                    model_loader=lambda first=first: loader.for_task(first),
+                    fingerprint=encode.vector_fingerprint(
+                        model_id, job.weights.revision, job.settings_of(first)
+                    ),
+                    cache=cache,
+                    batch_size=job.batch_size,
+                    progress=(lambda n: progress.advance(bar, n)) if progress is not None else None,
+                    prompt=job.prompts.get(task_id(first)),
+                )
+            except Exception as exc:  # a model failure becomes error results for its tasks; the run goes on
+                kind, message = classify(exc)
+                failures.append((kind, message))
+                facts = {
+                    "started_at": started,
+                    "finished_at": now_iso(),
+                    "hardware": hardware_info(job.device),
+                }
+                records.extend((task, _error(job, task, kind, message, **facts)) for task in group)
+                continue
+            records.extend(_score_pass(job, group, texts, vectors, stats, started, loader.prompts))
+    finally:
+        if cache is not None:
+            cache.close()
+        if progress is not None and bar is not None:
+            progress.remove_task(bar)
+    order = {task_id(t): i for i, t in enumerate(job.tasks)}
+    records.sort(key=lambda item: order[task_id(item[0])])
+    error = failures[0] if failures and len(failures) == len(passes) else None
+    return JobResult(key=job.spec.key, records=records, error=error)
+
+
+def _texts(job: ModelJob, tasks: list[StsTask]) -> list[str]:
+    texts: list[str] = []
+    for task in tasks:
+        p = job.pairs[task_id(task)]
+        texts.extend(p.sentence1)
+        texts.extend(p.sentence2)
+    return texts
+
+
+def _error(job: ModelJob, task: StsTask, kind: ErrorKind, message: str, **facts: Any) -> RunRecord:
+    return error_record(
+        task,
+        job.spec,
+        job.identities[task_id(task)],
+        job.settings_of(task),
+        kind,
+        message,
+        **job.task_facts(task),
+        **facts,
+    )
+
+
+def _score_pass(
+    job: ModelJob,
+    group: list[StsTask],
+    texts: list[str],
+    vectors: Any,
+    stats: Any,
+    started: str,
+    applied: dict[str, str],
+) -> list[tuple[StsTask, RunRecord]]:
+    """Score every task of one encode pass from its vectors."""
+    import numpy as np
+
+    from harness import evaluate
+
+    index = {text: i for i, text in enumerate(texts)}
+    encode_facts = stats.model_copy(update={"tasks_sharing_the_pass": len(group)})
+    hardware = hardware_info(stats.device or job.device)
+    records: list[tuple[StsTask, RunRecord]] = []
+    for task in group:
+        t0 = time.perf_counter()
+        p = job.pairs[task_id(task)]
+        emb1 = vectors[[index[s] for s in p.sentence1]]
+        emb2 = vectors[[index[s] for s in p.sentence2]]
+        facts = job.task_facts(task)
+        if task_id(task) in applied:  # mteb's wrapper said what it puts before each sentence
+            facts["prompt_source"] = f"{facts['prompt_source']}: {applied[task_id(task)]!r}"
+        common = {"started_at": started, "hardware": hardware, "encode": encode_facts, "n_pairs": len(p)}
+        try:
+            scores, sims, (lo, hi) = evaluate.score_embeddings(
+                emb1, emb2, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed
+            )
+        except Exception as exc:
+            kind, message = classify(exc)
+            records.append((task, _error(job, task, kind, message, finished_at=now_iso(), **common)))
+            continue
+        share_of_encode = (stats.encode_seconds or 0.0) * len(p) * 2 / max(len(texts), 1)
+        record = RunRecord(
+            **record_fields(task, job.spec, job.identities[task_id(task)], job.settings_of(task)),
+            **facts,
+            status="ok",
+            scores=scores,
+            ci95=[lo, hi],
+            bootstrap={"n_resamples": job.bootstrap_resamples, "seed": job.seed, "level": 0.95},
+            cosine_similarities=[round(float(x), 7) for x in np.asarray(sims)],
+            gold=[float(g) for g in p.gold],
+            finished_at=now_iso(),
+            evaluation_seconds=round(time.perf_counter() - t0 + share_of_encode, 4),
+            **common,
+        )
+        records.append((task, record))
+    return records

@@ -1,0 +1,91 @@
+"""What a command writes to stderr besides its own messages: as little as possible, as ``harness:`` lines.
+
+While a command runs (:func:`command_stderr`):
+
+- libraries' warnings and log records print as ``harness: <message>`` lines, each distinct one
+  once (a warning repeated per model or per batch is said once);
+- when stderr is not a terminal (a log file, a pipe, CI), no progress bars at all: tqdm, the
+  Hugging Face Hub's and datasets' bars are switched off through their environment variables,
+  which they read when first imported (commands import them lazily, after this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+QUIET_ENV = {"TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
+NO_PROGRESS_BARS_ENV = ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS")
+
+
+class OnceFilter(logging.Filter):
+    """Lets each distinct (logger, level, message) through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+class WarningPrinter:
+    """A ``warnings.showwarning`` that prints each distinct warning once, as one ``harness:`` line.
+
+    The filters still decide which warnings are shown; this only de-duplicates (the filters'
+    own once-per-location memory is reset whenever any code changes the filters).
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[type[Warning], str]] = set()
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        text = " ".join(str(message).split())
+        if (category, text) in self.seen:
+            return
+        self.seen.add((category, text))
+        kind = "" if category is UserWarning else f"{category.__name__}: "
+        print(f"harness: {kind}{text}", file=file or sys.stderr)
+
+
+@contextlib.contextmanager
+def command_stderr(stream: Any = None) -> Iterator[None]:
+    """The stderr rules above, for the duration of one command (restored afterwards)."""
+    stream = sys.stderr if stream is None else stream
+    for var, value in QUIET_ENV.items():
+        os.environ.setdefault(var, value)
+    if not stream.isatty():
+        for var in NO_PROGRESS_BARS_ENV:
+            os.environ.setdefault(var, "1")
+    once = OnceFilter()
+    # Records no handler takes (no logging configured: the command line) go to logging.lastResort.
+    last_resort = logging.lastResort
+    saved_formatter = last_resort.formatter if last_resort is not None else None
+    if last_resort is not None:
+        last_resort.setFormatter(logging.Formatter("harness: %(message)s"))
+        last_resort.addFilter(once)
+    with warnings.catch_warnings():
+        warnings.showwarning = WarningPrinter()
+        try:
+            yield
+        finally:
+            if last_resort is not None:
+                last_resort.removeFilter(once)
+                last_resort.setFormatter(saved_formatter)  # type: ignore[arg-type]

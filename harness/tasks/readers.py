@@ -1,0 +1,527 @@
+"""Reading sentence pairs: the local benchmark files, users' pairs files and Hub rows.
+
+Local data
+----------
+A data folder (``--data-dir DIR`` or ``HARNESS_DATA_DIR``, see :func:`data_dir_from`) laid out
+like ``shared/data/sts``. ``<s>`` is the split as the files spell it (train/dev/test):
+
+=================================  =============================================  ==========================
+task (subset)                      file under the data dir                        format
+=================================  =============================================  ==========================
+STSBenchmarkMultilingualSTS[lang]  ``stsb_multi_mt/stsb-<lang>-<s>.csv``          comma CSV, RFC-4180, CRLF
+STSBenchmark (en)                  ``stsb_multi_mt/stsb-en-<s>.csv``              comma CSV, RFC-4180, CRLF
+GermanSTSBenchmark                 ``german_stsbenchmark/aws/stsb_de_<s>.csv``    TAB, unquoted, score first
+GermanSTSBenchmark-deepl (local)   ``german_stsbenchmark/deepl/stsb_de_<s>.csv``  TAB, unquoted, score first
+RonSTS                             ``ro_sts/RO-STS.<s>.tsv``                      TAB, unquoted, score first
+=================================  =============================================  ==========================
+
+Why each file is that task's data:
+
+- STSBenchmarkMultilingualSTS: mteb's ``mteb/stsb_multi_mt`` is PhilipMay/stsb-multi-mt (mteb's
+  reference), the repository the files were copied from; row order and scores are the same
+  in every language. The local folder also has ``ja``, which mteb's task has no subset for.
+- STSBenchmark: the manifest checked the en files against the original STS-B files: same
+  pairs once whitespace is stripped, identical scores. Not used for STSBenchmark.v2, which
+  drops duplicate pairs (different rows).
+- GermanSTSBenchmark: MTEB's task is the Amazon Translate version of
+  t-systems-on-site-services-gmbh/german-STSbenchmark (``data/aws``): the local files equal
+  the descriptive statistics mteb ships for the task on every figure (pairs, text lengths,
+  unique texts, scores) on test and validation, and all-MiniLM-L6-v2 scores 0.6056173 on it,
+  MTEB's published figure. The DeepL files match none of those figures.
+- GermanSTSBenchmark-deepl: NOT an MTEB task (``in_mteb=False``). The same repository's DeepL
+  translation (``data/deepl``); a different German text, so it has its own name and never
+  shares MTEB's results. Same splits as GermanSTSBenchmark.
+- RonSTS: mteb's task is RO-STS (LiRo, "high-quality Romanian translation of STSBenchmark");
+  the files come from its repository, dumitrescustefan/RO-STS.
+
+Formats are fixed per dataset (the table above) and checked against the content: every row
+must have exactly three fields, a numeric score in 0..5 and two non-empty sentences, else
+:class:`DataError` names the file and the line. The unquoted TAB files are read with
+``csv.QUOTE_NONE``: with default quoting a field that starts with ``"`` swallows the following
+lines. Files are decoded as UTF-8 (a BOM is dropped) and may use LF or CRLF. A header row
+(``score``/``similarity_score`` in the score column) is tolerated.
+
+Every local copy of an MTEB task is checked against the statistics mteb ships for it
+(:mod:`harness.tasks.verify`) before it runs under MTEB's name; a copy that differs runs as
+``<Task>-local`` (``LOCAL_SUFFIX``). A source whose manifest documents stripped whitespace
+(``whitespace_note``) passes with the differing text lengths reported.
+
+A local task's ``revision`` is ``local-`` plus the first 12 hex digits of the file's sha256,
+so different data never shares results; MTEB's own revision stays in ``description`` and
+:func:`mteb_revision`. Loading re-hashes the file and refuses one that changed since it
+was catalogued.
+
+
+User pairs files
+----------------
+:func:`pairs_task` wraps a CSV, TSV or JSONL file with ``sentence1``, ``sentence2`` and ``score``
+columns (header required for CSV/TSV; extra columns ignored). The kind is chosen from the
+content (a first line starting with ``{`` is JSONL) and the delimiter from the header
+(the extension's delimiter first, then TAB, comma, semicolon). Comma/semicolon files use
+RFC-4180 quoting; TAB files are read unquoted like the benchmark TSVs. Any finite score is
+accepted, but not a file whose scores are all equal (no correlation can be computed on it).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError, TaskUnavailable
+from harness.records import StsPairs, StsTask
+from harness.tasks.hub import load_split, offline_reason
+
+ENV_DATA_DIR = "HARNESS_DATA_DIR"
+REQUIRED_COLUMNS = ("sentence1", "sentence2", "score")
+
+
+# ---------------------------------------------------------------- formats and the local mapping
+
+
+@dataclass(frozen=True)
+class _Format:
+    key: str
+    delimiter: str
+    quoting: int
+    columns: tuple[str, ...]  # the field order, a permutation of REQUIRED_COLUMNS
+    score_range: tuple[float, float] | None
+    description: str
+
+
+_STSB_CSV = _Format(
+    key="stsb-csv",
+    delimiter=",",
+    quoting=csv.QUOTE_MINIMAL,
+    columns=("sentence1", "sentence2", "score"),
+    score_range=(0.0, 5.0),
+    description="comma-separated, RFC-4180 quoted: sentence1, sentence2, score",
+)
+_SCORE_FIRST_TSV = _Format(
+    key="score-first-tsv",
+    delimiter="\t",
+    quoting=csv.QUOTE_NONE,
+    columns=("score", "sentence1", "sentence2"),
+    score_range=(0.0, 5.0),
+    description="TAB-separated, unquoted: score, sentence1, sentence2",
+)
+
+
+@dataclass(frozen=True)
+class _LocalSource:
+    pattern: str  # relative to the data dir; {subset} and {split} (the files' split name)
+    fmt: _Format
+    whitespace_note: str | None = None  # the manifest documents stripped whitespace (see verify)
+
+
+LOCAL_SOURCES: dict[str, _LocalSource] = {
+    "STSBenchmarkMultilingualSTS": _LocalSource("stsb_multi_mt/stsb-{subset}-{split}.csv", _STSB_CSV),
+    "STSBenchmark": _LocalSource(
+        "stsb_multi_mt/stsb-en-{split}.csv",
+        _STSB_CSV,
+        whitespace_note=(
+            "stsb_multi_mt/MANIFEST.md: leading/trailing whitespace stripped from the original "
+            "STS-B (11 test rows)"
+        ),
+    ),
+    "GermanSTSBenchmark": _LocalSource("german_stsbenchmark/aws/stsb_de_{split}.csv", _SCORE_FIRST_TSV),
+    "GermanSTSBenchmark-deepl": _LocalSource(
+        "german_stsbenchmark/deepl/stsb_de_{split}.csv", _SCORE_FIRST_TSV
+    ),
+    "RonSTS": _LocalSource("ro_sts/RO-STS.{split}.tsv", _SCORE_FIRST_TSV),
+}
+
+# A local copy that does not match mteb's statistics runs as "<Task>-local" (see harness.tasks.verify).
+LOCAL_SUFFIX = "-local"
+
+
+def local_source(name: str) -> _LocalSource | None:
+    """The local source of a task name, also for ``<Task>-local`` (a copy that failed verification)."""
+    source = LOCAL_SOURCES.get(name)
+    if source is None and name.endswith(LOCAL_SUFFIX):
+        source = LOCAL_SOURCES.get(name.removesuffix(LOCAL_SUFFIX))
+    return source
+
+# mteb's split names -> the files' split names.
+_FILE_SPLIT = {"validation": "dev"}
+
+
+# ---------------------------------------------------------------- where local files are
+
+
+def data_dir_from(option: Path | None) -> Path | None:
+    """The data folder: the option, else ``$HARNESS_DATA_DIR``, else None."""
+    if option is not None:
+        return Path(option).expanduser()
+    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    return Path(env).expanduser() if env else None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return _digest(Path(path).read_bytes())
+
+
+def local_revision(path: Path) -> str:
+    """``local-`` plus the first 12 hex digits of the file's sha256."""
+    st = path.stat()
+    return "local-" + _file_digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+def _file_split(split: str) -> str:
+    return _FILE_SPLIT.get(split, split)
+
+
+def local_path(name: str, subset: str, split: str) -> str | None:
+    """Where a task's file lives under a data dir (relative), when the harness knows one."""
+    source = local_source(name)
+    if source is None:
+        return None
+    return source.pattern.format(subset=subset, split=_file_split(split))
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _parse_score(path: Path | str, line: int, raw: Any, score_range: tuple[float, float] | None) -> float:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise DataError(f"{path}:{line}: missing score")
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise DataError(f"{path}:{line}: score {raw!r} is not a number")
+    try:
+        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
+    except OverflowError:
+        digits = len(str(raw))
+        raise DataError(f"{path}:{line}: score is a {digits}-digit number, too large for a float") from None
+    except ValueError:
+        shown = raw if len(raw) <= 40 else raw[:37] + "..."
+        raise DataError(f"{path}:{line}: score {shown!r} is not a number") from None
+    if not math.isfinite(value):
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+        raise DataError(f"{path}:{line}: score {shown} is not a finite number")
+    if score_range is not None and not score_range[0] <= value <= score_range[1]:
+        raise DataError(f"{path}:{line}: score {value:g} outside {score_range[0]:g}..{score_range[1]:g}")
+    return value
+
+
+# Text no tokenizer takes: NUL, and UTF-16 surrogates (a JSON "\\ud800" decodes to one; it cannot
+# be encoded as UTF-8, so one such sentence would fail the whole encode pass of every task).
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_text(where: Path | str, line: int, column: str, value: str) -> str:
+    """`value` unless it holds text no tokenizer takes (NUL, a lone surrogate): DataError naming file:line."""
+    bad = _BAD_TEXT.search(value)
+    if bad is not None:
+        char = bad.group()
+        what = "a NUL character" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
+        raise DataError(f"{where}:{line}: {column} has {what} at character {bad.start() + 1}")
+    return value
+
+
+def _check_sentence(path: Path, line: int, column: str, value: Any) -> str:
+    if value is None:
+        raise DataError(f"{path}:{line}: missing {column}")
+    if not isinstance(value, str):
+        raise DataError(f"{path}:{line}: {column} is not a string ({type(value).__name__})")
+    if not value.strip():
+        raise DataError(f"{path}:{line}: empty {column}")
+    return check_text(path, line, column, value)
+
+
+_DELIMITER_NAMES = {"\t": "TAB", ",": "comma", ";": "semicolon"}
+
+
+def _records(path: Path, text: str, delimiter: str, quoting: int) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) of each non-blank record; csv errors become DataError."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                limit = csv.field_size_limit()
+                raise DataError(
+                    f"{path}:{start}: a field is longer than {limit:,} characters: not a sentence"
+                    + (" (or a quote opened and never closed)" if quoting != csv.QUOTE_NONE else "")
+                ) from None
+            hint = " (unbalanced quote?)" if quoting != csv.QUOTE_NONE else ""
+            raise DataError(
+                f"{path}:{start}: malformed {_DELIMITER_NAMES.get(delimiter, delimiter)}-separated "
+                f"record: {exc}{hint}"
+            ) from None
+        end = reader.line_num
+        if len(row) > 1 or (row and row[0].strip()):
+            yield start, end, row
+        start = end + 1
+
+
+def _field_count_error(path: Path, line: int, row: list[str], expected: int, delimiter: str) -> DataError:
+    hint = ""
+    if len(row) == 1:
+        others = [name for d, name in _DELIMITER_NAMES.items() if d != delimiter and d in row[0]]
+        if others:
+            hint = f" (the line looks {others[0]}-separated)"
+    return DataError(
+        f"{path}:{line}: expected {expected} {_DELIMITER_NAMES.get(delimiter, repr(delimiter))}-separated "
+        f"fields, found {len(row)}{hint}"
+    )
+
+
+def _read_rows(
+    path: Path,
+    records: Iterator[tuple[int, int, list[str]]],
+    fmt: _Format,
+    *,
+    known_format: bool,
+    empty: str,
+) -> StsPairs:
+    """The one row loop of the delimited readers: field count, score, both sentences per record.
+
+    ``known_format`` (a benchmark file): a record must sit on one line, a first row whose score
+    column says ``score`` is a header, and an unreadable score names the expected columns.
+    """
+    pos = {column: fmt.columns.index(column) for column in REQUIRED_COLUMNS}
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    first = known_format
+    for start, end, row in records:
+        if known_format and end != start:
+            raise DataError(f"{path}:{start}: record runs over lines {start}-{end} (unbalanced quote?)")
+        if len(row) != len(fmt.columns):
+            raise _field_count_error(path, start, row, len(fmt.columns), fmt.delimiter)
+        if first and row[pos["score"]].strip().lower() in {"score", "similarity_score"}:
+            first = False
+            continue  # a header row
+        first = False
+        try:
+            score = _parse_score(path, start, row[pos["score"]], fmt.score_range)
+        except DataError as exc:
+            if known_format and "not a number" in str(exc):
+                raise DataError(f"{exc} (expected columns: {', '.join(fmt.columns)})") from None
+            raise
+        s1.append(_check_sentence(path, start, "sentence1", row[pos["sentence1"]]))
+        s2.append(_check_sentence(path, start, "sentence2", row[pos["sentence2"]]))
+        gold.append(score)
+    if not gold:
+        raise DataError(f"{path}: {empty}")
+    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
+
+
+def _read_fixed(path: Path, text: str, fmt: _Format) -> StsPairs:
+    """A benchmark file in its known format (no header, three fields, score in range)."""
+    records = _records(path, text, fmt.delimiter, fmt.quoting)
+    return _read_rows(path, records, fmt, known_format=True, empty="no sentence pairs")
+
+
+def _sniff_delimiter(path: Path, header_line: str) -> str:
+    ext = path.suffix.lower()
+    order = {".tsv": "\t", ".tab": "\t", ".csv": ",", ".psv": "|"}.get(ext)
+    candidates = [d for d in (order, "\t", ",", ";") if d]
+    for delimiter in dict.fromkeys(candidates):
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        fields = next(csv.reader([header_line], delimiter=delimiter, quoting=quoting), [])
+        columns = {field.strip().strip('"').lower() for field in fields}
+        if set(REQUIRED_COLUMNS) <= columns:
+            return delimiter
+    shown = header_line if len(header_line) <= 80 else header_line[:77] + "..."
+    raise DataError(
+        f"{path}: missing required columns {', '.join(REQUIRED_COLUMNS)} "
+        f"(a header row is required; first line is {shown!r})"
+    )
+
+
+def _read_delimited(path: Path, text: str) -> StsPairs:
+    """A user's CSV/TSV file: a header row names the columns, any finite score."""
+    first_line = next((ln for ln in text.splitlines() if ln.strip()), None)
+    if first_line is None:
+        raise DataError(f"{path}: empty file")
+    delimiter = _sniff_delimiter(path, first_line)
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    records = _records(path, text, delimiter, quoting)
+    _, _, header = next(records)
+    columns = tuple(field.strip().strip('"').lower() for field in header)
+    fmt = _Format("custom", delimiter, quoting, columns, None, "user file")
+    return _read_rows(path, records, fmt, known_format=False, empty="no sentence pairs after the header")
+
+
+def _read_jsonl(path: Path, text: str) -> StsPairs:
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        except ValueError as exc:  # an integer over Python's digit limit
+            raise DataError(f"{path}:{number}: not usable JSON ({str(exc).split(':')[0]})") from None
+        except RecursionError:
+            raise DataError(f"{path}:{number}: not usable JSON (nested too deeply)") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
+        missing = [c for c in REQUIRED_COLUMNS if c not in obj]
+        if missing:
+            raise DataError(f"{path}:{number}: missing {', '.join(missing)}")
+        score = _parse_score(path, number, obj["score"], None)
+        s1.append(_check_sentence(path, number, "sentence1", obj["sentence1"]))
+        s2.append(_check_sentence(path, number, "sentence2", obj["sentence2"]))
+        gold.append(score)
+    if not gold:
+        raise DataError(f"{path}: no sentence pairs")
+    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
+
+
+def _read_custom(path: Path, text: str) -> StsPairs:
+    first = text.lstrip()
+    if path.suffix.lower() in {".jsonl", ".ndjson"} or first.startswith("{"):
+        return _read_jsonl(path, text)
+    return _read_delimited(path, text)
+
+
+_PARSED: dict[tuple[str, str, str], StsPairs] = {}
+
+
+MIN_PAIRS = 3  # a correlation needs two pairs, its bootstrap interval three
+
+
+def check_scorable(path: Path, pairs: StsPairs) -> None:
+    """Refuse data no correlation can be computed on, before any model is loaded.
+
+    Too few pairs, or gold scores that are all equal, would only fail after encoding.
+    """
+    if len(pairs) < MIN_PAIRS:
+        raise DataError(
+            f"{path}: {len(pairs)} sentence pair{'s' if len(pairs) != 1 else ''}; at least {MIN_PAIRS} "
+            "are needed to score a correlation and its 95% interval"
+        )
+    if min(pairs.gold) == max(pairs.gold):
+        raise DataError(
+            f"{path}: all {len(pairs)} scores are {pairs.gold[0]:g}; a correlation with constant "
+            "scores is undefined"
+        )
+
+
+def read_file(path: Path, reader_key: str) -> tuple[StsPairs, str]:
+    """Parse a local file (cached by path, content hash and reader); returns pairs and digest.
+
+    ``reader_key`` is a benchmark format's key (``stsb-csv``, ``score-first-tsv``) or ``custom``.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TaskUnavailable(f"local file {path} not found") from None
+    except OSError as exc:
+        raise TaskUnavailable(f"local file {path} cannot be read: {exc}") from None
+    digest = _digest(data)
+    key = (str(path), digest, reader_key)
+    if key not in _PARSED:
+        text = _decode(path, data)
+        fmt = next((s.fmt for s in LOCAL_SOURCES.values() if s.fmt.key == reader_key), None)
+        pairs = _read_fixed(path, text, fmt) if fmt is not None else _read_custom(path, text)
+        if len(_PARSED) >= 64:
+            _PARSED.clear()
+        _PARSED[key] = pairs
+    return _PARSED[key], digest
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_pairs(task: StsTask, *, allow_hub: bool = True) -> StsPairs:
+    """The task's sentence pairs: from its local file when it has one, else from the Hub.
+
+    Raises DataError for unusable data and TaskUnavailable when no data can be had.
+    """
+    if task.local_files:
+        return _load_local(task)
+    where = f"{task.label} ({task.split})"
+    rel = local_path(task.name, task.subset, task.split)
+    no_local = (
+        f"no local file (expected {rel} under the data dir; pass --data-dir or set {ENV_DATA_DIR})"
+        if rel
+        else "no local copy of this task is known"
+    )
+    if not task.hf_dataset:
+        raise TaskUnavailable(f"{where}: {no_local}, and it is not on the Hub")
+    if not allow_hub:
+        raise TaskUnavailable(f"{where}: {no_local}, and Hub loading is disabled")
+    offline = offline_reason()
+    if offline:
+        raise TaskUnavailable(f"{where}: {no_local}, and the Hub is offline ({offline})")
+    return _pairs_from_rows(*load_split(task, where, no_local))
+
+
+def _load_local(task: StsTask) -> StsPairs:
+    source = local_source(task.name)
+    reader_key = source.fmt.key if source is not None else "custom"
+    parts: list[StsPairs] = []
+    digests: list[str] = []
+    for name in task.local_files:
+        pairs, digest = read_file(Path(name), reader_key)
+        parts.append(pairs)
+        digests.append(digest)
+    if task.revision and task.revision.startswith("local-"):
+        now = "local-" + (digests[0] if len(digests) == 1 else _digest("".join(digests).encode()))
+        if now != task.revision:
+            raise DataError(
+                f"{task.local_files[0]}: file changed since the task was listed "
+                f"(revision {task.revision}, now {now}); list the tasks again"
+            )
+    if len(parts) == 1:
+        return parts[0]
+    return StsPairs(
+        sentence1=[s for p in parts for s in p.sentence1],
+        sentence2=[s for p in parts for s in p.sentence2],
+        gold=[g for p in parts for g in p.gold],
+    )
+
+
+def _pairs_from_rows(location: str, data: Any) -> StsPairs:
+    """Hub rows as mteb evaluates them: sentence1, sentence2, score (empty sentences kept, as mteb does)."""
+    columns = list(getattr(data, "column_names", None) or [])
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise DataError(
+            f"{location}: missing required columns {', '.join(missing)} (has {', '.join(columns)})"
+        )
+    s1 = list(data["sentence1"])
+    s2 = list(data["sentence2"])
+    raw_scores = list(data["score"])
+    gold: list[float] = []
+    for row, (a, b, raw) in enumerate(zip(s1, s2, raw_scores, strict=True), start=1):
+        for column, value in (("sentence1", a), ("sentence2", b)):
+            if not isinstance(value, str):
+                raise DataError(f"{location}:{row}: {column} is not a string ({type(value).__name__})")
+            check_text(location, row, column, value)
+        gold.append(_parse_score(location, row, raw, None))
+    if not gold:
+        raise DataError(f"{location}: no sentence pairs")
+    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)

@@ -1,0 +1,268 @@
+"""The results folder never loses a good result, never hangs a reader, and survives bad files.
+
+- a failed attempt never replaces a successful record of the same identity (``--force`` included);
+- records with different identities (data revision, settings) live side by side;
+- only regular files of bounded size are read: a FIFO, a link to /dev/zero, a folder, a link
+  loop or a huge file named ``*.json`` is reported in one line and skipped, without blocking;
+- a file that is JSON but not a valid result (wrong shape, bad record, 100,000-deep nesting)
+  is moved to ``.quarantine/`` (never deleted) when ``run`` reads it, and its results recomputed;
+- result files are readable like any output file (the umask decides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness import store
+from harness.records import RunRecord
+
+REV = "abc123"
+
+
+def record(identity: str = "id-1", status: str = "ok", score: float = 0.5, **extra) -> RunRecord:
+    ok = status == "ok"
+    return RunRecord(
+        split="test",
+        subset=extra.pop("subset", "de"),
+        status=status,
+        identity=identity,
+        languages=["deu-Latn"],
+        scores={"main_score": score, "cosine_spearman": score} if ok else {},
+        error=None if ok else "CUDA requested but not available",
+        error_kind=extra.pop("error_kind", None if ok else "failed"),
+        **extra,
+    )
+
+
+def write(root: Path, run: RunRecord, task: str = "STSBenchmarkMultilingualSTS", notes=None) -> Path:
+    return store.write_run(
+        root,
+        model_key="org__model",
+        model_id="org/model",
+        revision=REV,
+        task_name=task,
+        mteb_version="2.26.24",
+        dataset_revision="29afa2569dcedaaa2fe6a3dcfebab33d28b82e8c",
+        weights_source="models-dir",
+        run=run,
+        notes=notes,
+    )
+
+
+def runs_in(path: Path) -> list[tuple[str, str, float | None]]:
+    data = json.loads(path.read_text())
+    return [(r["identity"], r["status"], r["scores"].get("main_score")) for r in data["harness"]["runs"]]
+
+
+# ---------------------------------------------------------------- a good result is never lost
+
+
+def test_failure_never_replaces_a_good_result_of_the_same_identity(tmp_path):
+    path = write(tmp_path, record(score=0.61, finished_at="2024-05-01T10:00:00Z"))
+    before = path.read_bytes()
+    notes: list[str] = []
+    for kind in ("out-of-memory", "failed", "non-finite"):
+        failed = record(status="error", error_kind=kind, finished_at="2024-05-02T10:00:00Z")
+        assert write(tmp_path, failed, notes=notes) == path
+    assert path.read_bytes() == before  # not even rewritten
+    assert len(notes) == 3
+    assert notes[0].startswith("org__model: STSBenchmarkMultilingualSTS test/de: error (out-of-memory)")
+    assert "not stored over the good result of 2024-05-01T10:00:00Z" in notes[0] and str(path) in notes[0]
+    assert store.completed_identities(tmp_path, "org__model", REV, "org/model") == {"id-1"}
+
+
+def test_a_new_success_of_the_same_identity_replaces_the_old_one(tmp_path):
+    write(tmp_path, record(score=0.61))
+    path = write(tmp_path, record(score=0.62))  # --force recomputed it
+    assert runs_in(path) == [("id-1", "ok", 0.62)]
+
+
+def test_different_identities_live_side_by_side(tmp_path):
+    """Another data revision (a different pairs file, same name) or other settings: both are kept."""
+    write(
+        tmp_path, record("data-A", score=0.40, data_revision="local-aaa", finished_at="2024-01-01T00:00:00Z")
+    )
+    path = write(
+        tmp_path, record("data-B", score=0.70, data_revision="local-bbb", finished_at="2024-02-01T00:00:00Z")
+    )
+    write(
+        tmp_path,
+        record("fp16", status="error", error_kind="out-of-memory", finished_at="2024-03-01T00:00:00Z"),
+    )
+    assert runs_in(path) == [("data-A", "ok", 0.40), ("data-B", "ok", 0.70), ("fp16", "error", None)]
+    data = json.loads(path.read_text())
+    # MTEB's list has one entry per subset: the good result that finished last, not the later failure.
+    assert [(e["hf_subset"], e["main_score"]) for e in data["scores"]["test"]] == [("de", 0.70)]
+    assert store.completed_identities(tmp_path, "org__model", REV, "org/model") == {"data-A", "data-B"}
+    shown = store.shown_runs([s.run for s in store.load_results(tmp_path)])
+    assert [(r.identity, r.status) for r in shown] == [("data-B", "ok")]
+
+
+def test_a_failure_is_stored_where_there_was_nothing_good(tmp_path):
+    path = write(tmp_path, record(status="error", error_kind="failed"))
+    assert runs_in(path) == [("id-1", "error", None)]
+    write(tmp_path, record(score=0.5))
+    assert runs_in(path) == [("id-1", "ok", 0.5)]
+
+
+# ---------------------------------------------------------------- nothing hangs a reader
+
+
+def _in_thread(fn, timeout: float = 20.0):
+    out: dict = {}
+
+    def target():
+        out["value"] = fn()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "reading the results folder blocked"
+    return out["value"]
+
+
+def _odd_files(folder: Path) -> dict[str, str]:
+    """Not-regular or oversized files named *.json, and the reason each is skipped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / "Fifo.json")
+    (folder / "Zero.json").symlink_to("/dev/zero")
+    (folder / "Loop.json").symlink_to(folder / "Loop.json")
+    (folder / "Folder.json").mkdir()
+    limit = store.MAX_RESULT_BYTES
+    with (folder / "Huge.json").open("wb") as fh:
+        fh.truncate(limit + 1)  # sparse: costs no disk
+    return {
+        "Fifo.json": "a FIFO, not a regular file; not read",
+        "Zero.json": "a character device, not a regular file; not read",
+        "Loop.json": "cannot open it (Too many levels of symbolic links)",
+        "Folder.json": "a folder, not a regular file; not read",
+        "Huge.json": f"{limit + 1} bytes, more than {limit} allowed; not read",
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_dev_zero_loops_folders_and_huge_files_are_skipped_without_blocking(tmp_path):
+    good = write(tmp_path, record())
+    expected = _odd_files(good.parent)
+    errors: list[str] = []
+    results = _in_thread(lambda: store.load_results(tmp_path, errors, quarantine_bad=True))
+    assert [r.run.identity for r in results] == ["id-1"]
+    assert sorted(errors) == sorted(f"{good.parent / name}: {why}" for name, why in expected.items())
+    assert all("\n" not in e for e in errors)
+    # Skipped, never moved: they are not results this version wrote, and moving is not reading.
+    assert not (tmp_path / store.QUARANTINE_FOLDER).exists()
+    notes: list[str] = []
+    done = _in_thread(
+        lambda: store.completed_identities(tmp_path, "org__model", REV, "org/model", notes=notes)
+    )
+    assert done == {"id-1"} and len(notes) == len(expected)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_writing_over_a_fifo_does_not_block_and_keeps_it_aside(tmp_path):
+    target = store.result_path(tmp_path, "org__model", REV, "GermanSTSBenchmark")
+    target.parent.mkdir(parents=True)
+    os.mkfifo(target)
+    notes: list[str] = []
+    path = _in_thread(lambda: write(tmp_path, record(), task="GermanSTSBenchmark", notes=notes))
+    assert path == target and runs_in(path) == [("id-1", "ok", 0.5)]
+    (kept,) = (tmp_path / store.QUARANTINE_FOLDER).iterdir()
+    assert kept.is_fifo() and len(notes) == 1 and str(kept) in notes[0]
+
+
+# ---------------------------------------------------------------- bad files are quarantined
+
+
+BAD_FILES = {
+    "harness-list": ('{"task_name": "T", "harness": []}', "no valid 'harness' block"),
+    "runs-not-list": ('{"harness": {"runs": {"a": 1}}}', "no valid 'harness' block"),
+    "missing-fields": ('{"harness": {"runs": [{"split": "test"}]}}', "invalid run record"),
+    "wrong-status": (
+        '{"harness": {"runs": [{"split": "test", "subset": "de", "status": "great", "identity": "x"}]}}',
+        "invalid run record",
+    ),
+    "deep": ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+    "deep-object": ('{"harness": ' + '{"a": ' * 50_000 + "1" + "}" * 50_000 + "}", "JSON nested too deeply"),
+    "array": ("[1, 2, 3]", "not a JSON object"),
+    "truncated": ('{"harness": {"runs": [', "unreadable JSON"),
+    "not-utf8": (b'{"task_name": "\xff\xfe"}', "unreadable JSON"),
+    "text-score": (
+        '{"harness": {"runs": [{"split": "test", "subset": "de", "status": "ok", "identity": "x", '
+        '"scores": {"main_score": "high"}}]}}',
+        "invalid run record",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_invalid_result_files_are_quarantined_by_run_and_only_reported_by_report(tmp_path, name):
+    good = write(tmp_path, record())
+    content, reason = BAD_FILES[name]
+    bad = good.parent / f"{name}.json"
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    # report / compare: reported in one line, the file left where it is
+    errors: list[str] = []
+    assert [r.run.identity for r in _in_thread(lambda: store.load_results(tmp_path, errors))] == ["id-1"]
+    assert len(errors) == 1 and errors[0].startswith(f"{bad}: ") and reason in errors[0]
+    assert "\n" not in errors[0] and len(errors[0]) < 400 and bad.exists()
+    # run: moved aside (kept byte for byte) and reported; the good result still counts
+    notes: list[str] = []
+    done = store.completed_identities(tmp_path, "org__model", REV, "org/model", notes=notes)
+    assert done == {"id-1"} and not bad.exists()
+    (kept,) = (tmp_path / store.QUARANTINE_FOLDER).iterdir()
+    assert kept.read_bytes() == (content if isinstance(content, bytes) else content.encode())
+    assert len(notes) == 1 and str(bad) in notes[0] and f"moved to {kept}" in notes[0]
+    assert "recomputed" in notes[0]
+
+
+def test_a_bad_file_at_the_write_path_is_kept_aside_and_replaced(tmp_path):
+    path = write(tmp_path, record())
+    path.write_text('{"harness": {"runs": [{"split": "test"}]}}')
+    notes: list[str] = []
+    write(tmp_path, record("id-2", score=0.7, subset="es"), notes=notes)
+    assert runs_in(path) == [("id-2", "ok", 0.7)]
+    (kept,) = (tmp_path / store.QUARANTINE_FOLDER).iterdir()
+    assert kept.read_text() == '{"harness": {"runs": [{"split": "test"}]}}'
+    assert len(notes) == 1 and "invalid run record" in notes[0]
+
+
+def test_one_bad_model_folder_does_not_stop_the_others(tmp_path):
+    write(tmp_path, record())
+    other = store.result_path(tmp_path, "org__other", REV, "STSBenchmarkMultilingualSTS")
+    other.parent.mkdir(parents=True)
+    other.write_text('{"harness": []}')
+    errors: list[str] = []
+    assert len(store.load_results(tmp_path, errors)) == 1 and len(errors) == 1
+
+
+# ---------------------------------------------------------------- file modes
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_result_files_are_readable_like_any_output(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        path = write(tmp_path, record())
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode
+    assert (path.parent / "model_meta.json").stat().st_mode & 0o777 == mode
+
+
+def test_atomic_text_write_failure_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "de.html"
+    store.atomic_write_text(target, "<html>old</html>", what="report")
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "fsync", full_disk)
+    with pytest.raises(store.StoreError, match=r"de\.html: cannot write report: No space left on device"):
+        store.atomic_write_text(target, "<html>new and longer</html>", what="report")
+    assert target.read_text() == "<html>old</html>"
+    assert [p.name for p in tmp_path.iterdir()] == ["de.html"]
