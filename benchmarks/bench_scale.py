@@ -224,7 +224,7 @@ def section_report(sizes: list[tuple[int, int]], workdir: Path, old_rev: str | N
     for k, (n_models, n_tasks) in enumerate(sizes):
         folder = workdir / f"{n_models}x{n_tasks}"
         t0 = time.perf_counter()
-        synthetic.build(folder, n_models, n_tasks)
+        synthetic.build(folder, n_models, n_tasks, workers=2)
         print(f"bench: {folder} ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         shutil.rmtree(folder / "results" / ".harness-cache", ignore_errors=True)
         runs = [("new", REPO, "cold"), ("new", REPO, "warm")]
@@ -248,6 +248,24 @@ def section_report(sizes: list[tuple[int, int]], workdir: Path, old_rev: str | N
             )
             print(lines[-1], file=sys.stderr)
     return [*lines, ""]
+
+
+def screenshot(workdir: Path, out: Path, n_models: int, n_tasks: int) -> Path:
+    """Headless Chromium screenshot of the German page of a generated folder (flags as for the README's)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from render_screenshot import FLAGS
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        raise SystemExit("bench: Chromium is not installed (apt-get install -y chromium)")
+    folder = synthetic.build(workdir / f"{n_models}x{n_tasks}", n_models, n_tasks, workers=2)
+    reports = folder / "reports-new"
+    run_report(REPO, folder, reports)
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [browser, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={out.resolve()}"]
+        cmd += ["--window-size=1280,1900", (reports / "de.html").as_uri()]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return out
 
 
 def header() -> list[str]:
@@ -286,9 +304,13 @@ def main() -> int:
     parser.add_argument("--old-report", metavar="REV", help="also time the report of this git revision")
     parser.add_argument("--skip", default="", help="sections to skip: single,run,paired,report")
     parser.add_argument("--out", type=Path, help="append the tables to this Markdown file")
+    parser.add_argument("--screenshot", type=Path, help="only screenshot the first size's German page")
     args = parser.parse_args()
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes.split(",") if s]
     skip = set(args.skip.split(","))
+    if args.screenshot:
+        print(screenshot(args.workdir, args.screenshot, *sizes[0]))
+        return 0
     gold, same = synthetic.read_split("test", synthetic.STSB)
     lines = header()
     if "single" not in skip:

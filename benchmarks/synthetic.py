@@ -2,8 +2,8 @@
 
 `build(root, n_models, n_tasks)` makes ``root/results`` (one result file per model and task,
 through ``harness.store.write_run``, the runner's writer) and ``root/registry`` (one entry per
-model: a card plus the model files the card parser reads facts from, with a header-only
-``model.safetensors`` so parameter counts are real numbers without any weights).
+model: a card plus the model files the card parser reads facts from, with a sparse
+``model.safetensors`` so parameter counts are real numbers without any weights on disk).
 
 Similarities are realistic rather than random: each task's gold scores are real STS-B
 German scores (the test set for STSBenchmarkMultilingualSTS, slices of train/dev for the
@@ -20,6 +20,7 @@ import csv
 import hashlib
 import json
 import struct
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +119,8 @@ def _card(key: str, lang: list[str], license_: str | None, dim: int, claim: floa
 
 
 def _model_files(folder: Path, arch: str, hidden: int, params: int) -> None:
-    """The files the card parser reads facts from; the safetensors file is a header only."""
+    """The files the card parser reads facts from. ``model.safetensors`` is a valid file of
+    one-byte tensors whose data is a hole (a sparse file: no disk space on ext4, xfs, tmpfs)."""
     (folder / "1_Pooling").mkdir(parents=True, exist_ok=True)
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -131,14 +133,34 @@ def _model_files(folder: Path, arch: str, hidden: int, params: int) -> None:
     (folder / "1_Pooling" / "config.json").write_text(
         json.dumps({"word_embedding_dimension": hidden, "pooling_mode_mean_tokens": True})
     )
-    rest = params - hidden * 1000
-    header = {"embeddings": {"dtype": "F32", "shape": [1000, hidden], "data_offsets": [0, 0]}}
-    header["encoder"] = {"dtype": "F32", "shape": [rest], "data_offsets": [0, 0]}
+    embed = hidden * 1000
+    header = {
+        "embeddings": {"dtype": "U8", "shape": [1000, hidden], "data_offsets": [0, embed]},
+        "encoder": {"dtype": "U8", "shape": [params - embed], "data_offsets": [embed, params]},
+    }
     blob = json.dumps(header).encode()
-    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(blob)) + blob)
+    blob += b" " * (-len(blob) % 8)
+    with (folder / "model.safetensors").open("wb") as fh:
+        fh.write(struct.pack("<Q", len(blob)) + blob)
+        fh.truncate(8 + len(blob) + params)  # a hole: one byte per parameter, no disk blocks
 
 
-def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str) -> RunRecord:
+def _encode_facts(revision: str, params: int) -> dict:
+    """Throughput and memory of an H100 run that scale with the model's size (seeded by revision)."""
+    rng = np.random.default_rng(int(revision[:8], 16))
+    rate = 4.0e11 / params * float(np.exp(rng.normal(0.0, 0.25)))
+    memory = 2 * params + int(rng.integers(300, 900)) * 2**20
+    return {
+        "sentences_per_second": round(rate, 1),
+        "encode_seconds": round(2758 / rate, 3),
+        "peak_memory_bytes": memory,
+        "device": "cuda:0",
+        "dtype": "fp16",
+        "batch_size": 128,
+    }
+
+
+def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str, params: int) -> RunRecord:
     identity = run_identity(
         revision=revision,
         task_name=task,
@@ -164,7 +186,7 @@ def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str)
         bootstrap={"n_resamples": 1000, "seed": 0, "level": 0.95},
         cosine_similarities=[float(x) for x in sims],
         gold=[float(g) for g in gold],
-        encode={"sentences_per_second": 500.0, "encode_seconds": 5.0, "device": "cuda:0", "dtype": "fp16"},
+        encode=_encode_facts(revision, params),
         hardware=HARDWARE,
         versions=VERSIONS,
         started_at=started,
@@ -173,10 +195,47 @@ def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str)
     )
 
 
-def build(root: Path, n_models: int, n_tasks: int, *, seed: int = 0, stsb_dir: Path = STSB) -> Path:
-    """Write root/results and root/registry for n_models x n_tasks (skipped when already complete)."""
+def _write_task(job: tuple) -> None:
+    """Every model's result file for one task (the resamples and gold ranks built once)."""
+    results, t, task, subset, gold, same, noise, seed, params = job
+    shared = np.random.default_rng(seed + 100 + t).normal(0.0, 1.0, gold.shape[0])
+    ranks = bs.gold_ranks(gold, 1000, 0)  # one per task, shared by every model
+    for i in range(len(noise)):
+        key = model_key(i)
+        revision = hashlib.sha1(key.encode()).hexdigest()
+        sims = similarities(gold, same, noise[i], shared, np.random.default_rng([seed, t, i]))
+        ci = bs.percentile_ci(ranks.spearmans(sims))
+        started = f"2025-06-01T{t % 24:02d}:00:00+00:00"
+        write_run(
+            results,
+            model_key=key,
+            model_id=f"synthetic/{key}",
+            revision=revision,
+            task_name=task,
+            mteb_version="2.26.24",
+            dataset_revision="synthetic",
+            weights_source="hub",
+            run=_record(task, subset, revision, gold, sims, ci, started, params[i]),
+        )
+
+
+def build(
+    root: Path,
+    n_models: int,
+    n_tasks: int,
+    *,
+    seed: int = 0,
+    stsb_dir: Path = STSB,
+    max_pairs: int | None = None,
+    workers: int = 1,
+) -> Path:
+    """Write root/results and root/registry for n_models x n_tasks (skipped when already complete).
+
+    ``max_pairs`` keeps only the first pairs of each task (small folders for tests); ``workers``
+    processes write tasks in parallel.
+    """
     root = Path(root)
-    stamp = root / f".complete-{n_models}x{n_tasks}-{seed}"
+    stamp = root / f".complete-{n_models}x{n_tasks}-{seed}-{max_pairs}"
     if stamp.exists():
         return root
     results, registry = root / "results", root / "registry"
@@ -196,25 +255,25 @@ def build(root: Path, n_models: int, n_tasks: int, *, seed: int = 0, stsb_dir: P
         claim = round(0.9 - 0.1 * noise[i], 4) if i % 7 == 0 else None
         (folder / "README.md").write_text(_card(model_key(i), lang, license_, hidden, claim))
         _model_files(folder, arch, hidden, params)
-    for t, (task, subset, gold, same) in enumerate(tasks(n_tasks, stsb_dir)):
-        shared = np.random.default_rng(seed + 100 + t).normal(0.0, 1.0, gold.shape[0])
-        ranks = bs.gold_ranks(gold, 1000, 0)  # one per task, shared by every model
-        for i in range(n_models):
-            key = model_key(i)
-            revision = hashlib.sha1(key.encode()).hexdigest()
-            task_rng = np.random.default_rng([seed, t, i])
-            sims = similarities(gold, same, noise[i], shared, task_rng)
-            ci = bs.percentile_ci(ranks.spearmans(sims))
-            write_run(
-                results,
-                model_key=key,
-                model_id=f"synthetic/{key}",
-                revision=revision,
-                task_name=task,
-                mteb_version="2.26.24",
-                dataset_revision="synthetic",
-                weights_source="hub",
-                run=_record(task, subset, revision, gold, sims, ci, f"2025-06-01T{t % 24:02d}:00:00+00:00"),
-            )
+    jobs = [
+        (
+            results,
+            t,
+            task,
+            subset,
+            gold[:max_pairs],
+            same[:max_pairs],
+            noise,
+            seed,
+            [p[0][2] for p in profile],
+        )
+        for t, (task, subset, gold, same) in enumerate(tasks(n_tasks, stsb_dir))
+    ]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_write_task, jobs))
+    else:
+        for job in jobs:
+            _write_task(job)
     stamp.write_text("")
     return root

@@ -300,6 +300,16 @@ def score(
     raise typer.Exit(score_command(model_path, pairs_file, as_json, dtype, trust_remote_code, not no_cache))
 
 
+MtebResultsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mteb-results",
+        help="MTEB's published results (a copy of the results repository, or mteb's ResultCache "
+        "folder), shown beside ours; downloaded there through mteb when empty and the Hub is reachable.",
+    ),
+]
+
+
 @app.command()
 def report(
     results: ResultsOpt = None,
@@ -308,6 +318,7 @@ def report(
         Path | None, typer.Option("--out", help="Output folder (env HARNESS_REPORTS_DIR; default reports/).")
     ] = None,
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages.")] = None,
+    mteb_results: MtebResultsOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Render leaderboards (HTML + Markdown) from stored results. Loads no model."""
@@ -318,7 +329,9 @@ def report(
     from harness.report import report_command  # after the checks: a usage error loads nothing
 
     raise typer.Exit(
-        report_command(cfg.results.value, cfg.registry.value, cfg.reports.value, languages or None)
+        report_command(
+            cfg.results.value, cfg.registry.value, cfg.reports.value, languages or None, mteb_results
+        )
     )
 
 
@@ -330,6 +343,7 @@ def compare(
     md: Annotated[bool, typer.Option("--md", help="Markdown output.")] = False,
     results: ResultsOpt = None,
     registry: RegistryOpt = None,
+    mteb_results: MtebResultsOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Side-by-side review of two models with a paired bootstrap test."""
@@ -341,7 +355,13 @@ def compare(
 
     raise typer.Exit(
         compare_command(
-            model_a, model_b, cfg.results.value, cfg.registry.value, codes[0] if codes else None, md
+            model_a,
+            model_b,
+            cfg.results.value,
+            cfg.registry.value,
+            codes[0] if codes else None,
+            md,
+            mteb_results,
         )
     )
 

@@ -61,7 +61,7 @@ def gather(cfg: Config) -> dict[str, Any]:
             "dtype_requested": cfg.dtype.value,
             "batch_size": cfg.batch_size.value,
             "executor": cfg.executor.value,
-            "cache": str(cfg.cache_dir.value or default_cache_dir()),
+            "cache": str(default_cache_dir(cfg.cache_dir.value)),
             "hub": "usable" if offline is None else f"not usable: {offline}",
         },
         "registry": {

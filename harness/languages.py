@@ -40,7 +40,16 @@ _NOT_LANGUAGE_WORDS = frozenset(
 )
 # Country codes often written for a language; none is a valid ISO 639-1 code, so reading them
 # can never shadow a real language ("se" is Northern Sami and stays so).
-_COUNTRY_ALIASES = {"vn": "vi", "jp": "ja", "kr": "ko", "cn": "zh", "gr": "el", "dk": "da", "cz": "cs", "ua": "uk"}
+_COUNTRY_ALIASES = {
+    "vn": "vi",
+    "jp": "ja",
+    "kr": "ko",
+    "cn": "zh",
+    "gr": "el",
+    "dk": "da",
+    "cz": "cs",
+    "ua": "uk",
+}
 _TAG_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 _NAME_RE = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+){0,3}$")
 _TAGALOG = frozenset({"tl", "tgl"})

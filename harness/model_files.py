@@ -189,22 +189,25 @@ def read_modules(root: Path) -> tuple[list[Module] | None, list[str]]:
     return modules, problems
 
 
-def remote_code_reason(root: Path) -> str | None:
-    """Why loading this folder would run the folder's own code, or None."""
-    modules, _ = read_modules(root)
+def remote_code_reason(root: Path) -> tuple[str | None, list[str]]:
+    """(why loading this folder would run the folder's own code, or None; the problems met reading
+    modules.json and the configs). The card cross-check warns about problems, the encoder refuses."""
+    modules, problems = read_modules(root)
     folders = [("", root)]
     for mod in modules or []:
         if mod.type and not mod.type.startswith("sentence_transformers."):
-            return f"modules.json uses the custom module class {mod.type!r}"
+            return f"modules.json uses the custom module class {mod.type!r}", problems
         if mod.path:
             folders.append((mod.path, root / mod.path))
     for rel, folder in folders:
         for name in _CONFIGS_WITH_CODE:
-            cfg, _ = read_json(folder / name)
+            where = f"{rel}/{name}" if rel else name
+            cfg, problem = read_json(folder / name, where)
+            if problem:
+                problems.append(problem)
             if isinstance(cfg, dict) and cfg.get("auto_map"):
-                where = f"{rel}/{name}" if rel else name
-                return f"{where} has an auto_map pointing at custom code"
-    return None
+                return f"{where} has an auto_map pointing at custom code", problems
+    return None, problems
 
 
 def safetensors_shapes(path: Path) -> dict[str, list[int]]:
@@ -217,7 +220,10 @@ def safetensors_shapes(path: Path) -> dict[str, list[int]]:
         with safe_open(str(path), framework="numpy") as fh:
             return {name: list(fh.get_slice(name).get_shape()) for name in fh.keys()}  # noqa: SIM118
     except (SafetensorError, OSError) as exc:
-        raise ValueError(" ".join(str(exc).split())) from exc
+        why = " ".join(str(exc).split())
+        if "not fully covered" in why:  # the library's words for a file cut short or padded
+            why = f"the file is {path.stat().st_size} bytes, not the length its header describes ({why})"
+        raise ValueError(why) from exc
 
 
 def safetensors_problem(path: Path) -> str | None:
@@ -281,7 +287,9 @@ def _parameters(weights: list[tuple[Path, str]], notes: list[Finding]) -> tuple[
             total += sum(math.prod(shape) for shape in safetensors_shapes(path).values())
         except ValueError as exc:
             notes.append(
-                Finding(code="model-files-corrupt", message=f"{rel}: cannot read the safetensors header ({exc})")
+                Finding(
+                    code="model-files-corrupt", message=f"{rel}: cannot read the safetensors header ({exc})"
+                )
             )
             return None
     if not weights:
@@ -300,7 +308,9 @@ def model_file_facts(model_dir: Path) -> tuple[dict[str, tuple[Any, str]], list[
         return f"model-files:{rel}"
 
     if not root.is_dir():
-        notes.append(Finding(code="model-files-missing", message=f"model folder {str(root)!r} does not exist"))
+        notes.append(
+            Finding(code="model-files-missing", message=f"model folder {str(root)!r} does not exist")
+        )
         return facts, notes, extra
     modules, problems = read_modules(root)
     notes.extend(Finding(code="model-files-corrupt", message=p) for p in problems)
@@ -318,7 +328,10 @@ def model_file_facts(model_dir: Path) -> tuple[dict[str, tuple[Any, str]], list[
                 folders.append(mod.path)
     elif not problems and not (root / "modules.json").exists():
         notes.append(
-            Finding(code="model-files-missing", message="no modules.json: not a sentence-transformers model folder")
+            Finding(
+                code="model-files-missing",
+                message="no modules.json: not a sentence-transformers model folder",
+            )
         )
 
     tdir = root / transformer_rel if transformer_rel else root
@@ -334,17 +347,13 @@ def model_file_facts(model_dir: Path) -> tuple[dict[str, tuple[Any, str]], list[
         if isinstance(config.get("hidden_size"), int):
             extra["hidden_size"] = config["hidden_size"]
             facts["dimension"] = (config["hidden_size"], src(config_rel))
-        if config.get("auto_map"):
-            notes.append(
-                Finding(
-                    code="remote-code",
-                    message=f"{config_rel} has auto_map: loading this model runs code from its repository "
-                    "(trust_remote_code)",
-                )
-            )
     sbert_rel = _join(transformer_rel, "sentence_bert_config.json")
     sbert = _json(tdir / "sentence_bert_config.json", sbert_rel, notes)
-    if isinstance(sbert, dict) and isinstance(sbert.get("max_seq_length"), int) and sbert["max_seq_length"] > 0:
+    if (
+        isinstance(sbert, dict)
+        and isinstance(sbert.get("max_seq_length"), int)
+        and sbert["max_seq_length"] > 0
+    ):
         facts["max_seq_length"] = (sbert["max_seq_length"], src(sbert_rel))
     else:
         tok_rel = _join(transformer_rel, "tokenizer_config.json")
@@ -369,6 +378,11 @@ def model_file_facts(model_dir: Path) -> tuple[dict[str, tuple[Any, str]], list[
         dense = _json(root / rel / "config.json", dense_rel, notes)
         if isinstance(dense, dict) and isinstance(dense.get("out_features"), int):
             facts["dimension"] = (dense["out_features"], src(dense_rel))
+    reason, _ = remote_code_reason(root)  # its reading problems are already notes
+    if reason:
+        notes.append(
+            Finding(code="remote-code", message=f"{reason}: loading this model runs code from its repository")
+        )
     counted = _parameters(_weight_files(root, folders, notes), notes)
     if counted is not None:
         facts["parameters"] = (counted[0], src(counted[1]))

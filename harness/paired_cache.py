@@ -81,14 +81,24 @@ class PairedCache:
         self._conn: sqlite3.Connection | None = None
         if self.path is None or not Path(results_dir).is_dir():
             return
-        try:
-            self.path.parent.mkdir(exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute(_SCHEMA)
-            conn.commit()
-            self._conn = conn
-        except (OSError, sqlite3.Error):
-            self._conn = None
+        for attempt in range(2):
+            try:
+                self.path.parent.mkdir(exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30)
+                conn.execute(_SCHEMA)
+                conn.commit()
+                self._conn = conn
+                return
+            except sqlite3.DatabaseError as exc:
+                damaged = not isinstance(exc, sqlite3.OperationalError)  # "file is not a database"
+                if not damaged or attempt:
+                    return
+                with contextlib.suppress(OSError, sqlite3.Error, NameError):
+                    conn.close()
+                with contextlib.suppress(OSError):
+                    self.path.unlink()  # a damaged cache is only a cache: start a new one
+            except (OSError, sqlite3.Error):
+                return
 
     @property
     def enabled(self) -> bool:

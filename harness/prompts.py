@@ -34,6 +34,7 @@ __all__ = [
     "override_prompts",
     "prompt_for",
     "prompt_label",
+    "prompt_text",
     "read_file_prompts",
     "task_metadata",
     "with_prompts",
@@ -301,3 +302,8 @@ def prompt_label(prompt: Sourced[str]) -> str:
         return "none" + (f" ({where})" if where in ("mteb", "registry.toml") else "")
     shown = prompt.value if len(prompt.value) <= 60 else prompt.value[:57] + "..."
     return f"{shown!r}" + (f" ({where})" if where else "")
+
+
+def prompt_text(prompt: str | None) -> str:
+    """A prompt as the report shows it: ```query: ``` in backquotes (spaces visible), or ``none``."""
+    return f"`{prompt}`" if prompt else "none"

@@ -17,9 +17,9 @@ score for mteb's registered revision of the model (else the only one published) 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +46,30 @@ class Published:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Ours against MTEB's published score: the difference and whether it lies in our 95% interval."""
+class PublishedMatch:
+    """Ours beside MTEB's published score (0-1 scale), the difference, and whether it is in our interval."""
 
+    ours: float
+    ours_ci: tuple[float, float] | None
     published: Published
     difference: float  # ours - published
     within_ci: bool | None  # None when we have no interval
     revision_note: str | None  # set when the revisions could not be compared
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """One report row (scores in points, ×100)."""
+
+    model: Any  # harness.report.page.ModelInfo
+    unit: Any  # harness.report.page.Unit
+    measured: float
+    measured_ci: tuple[float, float] | None
+    published: float
+    difference: float
+    within: bool | None
+    revision: str
+    note: str
 
 
 def _result_roots(folder: Path) -> Path | None:
@@ -86,7 +103,7 @@ class PublishedScores:
                 result = _task_result(path)
             except (UnreadableFile, OSError, ValueError, RecursionError) as exc:
                 reason = exc.reason if isinstance(exc, UnreadableFile) else " ".join(str(exc).split())[:120]
-                self.errors.append(f"harness: {path}: published result skipped: {reason}")
+                self.errors.append(f"{path}: published result skipped: {reason}")
                 continue
             name, revision = _identity(path)
             for split, entries in result.scores.items():
@@ -127,25 +144,23 @@ class PublishedScores:
         note = f"published for revision {chosen.revision[:12]}; ours are local weights ({revision})"
         return chosen, note
 
-    def compare(
-        self,
-        model: str,
-        revision: str,
-        task: str,
-        split: str,
-        subset: str,
-        ours: float,
-        ci95: list[float] | tuple[float, float] | None,
-    ) -> Comparison | None:
-        """Ours beside the published score, or None where nothing was published for it."""
-        hit = self.lookup(model, revision, task, split, subset)
+    def match(self, stored: Any) -> PublishedMatch | None:
+        """MTEB's published score beside one stored result of ours, or None where there is none."""
+        from harness.evaluate import MAIN_METRIC, finite, stored_ci
+        from harness.mteb_layout import name_for
+
+        run = stored.run
+        ours = finite(run.scores.get(MAIN_METRIC)) if run.status == "ok" else None
+        if ours is None:
+            return None
+        model = name_for(stored.model_id, stored.model_key)
+        hit = self.lookup(model, stored.revision, stored.task_name, run.split, run.subset)
         if hit is None:
             return None
         published, note = hit
-        within = None
-        if ci95 is not None and len(ci95) == 2:
-            within = bool(ci95[0] <= published.score <= ci95[1])
-        return Comparison(published, ours - published.score, within, note)
+        ci = stored_ci(run)
+        within = None if ci is None else bool(ci[0] <= published.score <= ci[1])
+        return PublishedMatch(ours, ci, published, ours - published.score, within, note)
 
 
 def _task_result(path: Path) -> Any:
@@ -207,20 +222,28 @@ def _download(folder: Path) -> Path:
     return folder
 
 
-def comparison_json(comparison: Comparison | None) -> dict[str, Any] | None:
-    """A JSON-ready summary for reports (None stays None)."""
-    if comparison is None:
-        return None
-    p = comparison.published
-    return json.loads(
-        json.dumps(
-            {
-                "score": p.score,
-                "revision": p.revision,
-                "difference": comparison.difference,
-                "within_ci": comparison.within_ci,
-                "revision_note": comparison.revision_note,
-                "path": p.path,
-            }
-        )
-    )
+def published_rows(page: Any, results: Sequence[Any], scores: PublishedScores) -> list[PublishedRow]:
+    """The "MTEB published" rows of a report page: every leaderboard cell with a published score."""
+    by_run = {(r.model_key, r.task_name, r.run.subset, r.run.split, r.run.identity): r for r in results}
+    rows: list[PublishedRow] = []
+    for row in page.rows:
+        for unit, cell in sorted(row.cells.items()):
+            stored = by_run.get((row.model.key, unit.task, unit.subset, unit.split, cell.run.identity))
+            found = scores.match(stored) if stored is not None else None
+            if found is None:
+                continue
+            ci = None if found.ours_ci is None else (found.ours_ci[0] * 100, found.ours_ci[1] * 100)
+            rows.append(
+                PublishedRow(
+                    row.model,
+                    unit,
+                    found.ours * 100,
+                    ci,
+                    found.published.score * 100,
+                    found.difference * 100,
+                    found.within_ci,
+                    found.published.revision,
+                    found.revision_note or "",
+                )
+            )
+    return rows

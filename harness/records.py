@@ -158,6 +158,11 @@ class ModelSpec(Frozen):
         return list(self.languages.value or [])
 
     @property
+    def languages_label(self) -> str:
+        """The languages for people: "de, en", "multilingual", "" when none is stated."""
+        return ", ".join([*self.language_list, *(["multilingual"] if self.multilingual else [])])
+
+    @property
     def is_multilingual(self) -> bool:
         # Only the card's own "multilingual" tag: a card listing de and en does not claim French.
         return self.multilingual

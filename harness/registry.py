@@ -1,6 +1,7 @@
 """The model registry: one folder per model under ``registry/``.
 
-Each entry folder is named by a stable, path-safe key (``org__name``) and holds the model's card
+Each entry folder is named by a stable, path-safe key (``org__name``; a folder named like the Hub id,
+``Org__Name``, is the same entry, its key lower-cased) and holds the model's card
 ``README.md`` byte-for-byte as published, plus an optional ``registry.toml`` of maintainer
 overrides (``model_id``, ``revision``, ``languages``, ``path``). Overrides never hide the card:
 where they differ from it the spec carries an ``override-differs`` warning.
@@ -21,7 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.cards import KEY_RE, crosscheck, normalize_language, parse_card
+from harness.card import crosscheck, key_for_folder, parse_card
+from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
 
@@ -41,10 +43,6 @@ def default_registry() -> Path:
 
 
 DEFAULT_REGISTRY: Path = default_registry()
-
-
-def valid_key(name: str) -> bool:
-    return bool(KEY_RE.match(name)) and ".." not in name and len(name) <= 200
 
 
 def read_overrides(path: Path) -> tuple[dict | None, str | None]:
@@ -74,11 +72,12 @@ def _is_model_dir(folder: Path) -> bool:
 def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
     """The spec of one entry folder (README.md + optional registry.toml); never raises.
 
-    With `strict_key` the folder name must be a valid key (else the spec gets an error); without it
-    an unusable folder name just falls back to a key derived from the card.
+    A folder named like its Hub id (``Org__Name``, mixed case) is a normal entry: its key is the name
+    lower-cased. With `strict_key` any other folder name must be a valid key (else the spec gets an
+    error); without it an unusable folder name just falls back to a key derived from the card.
     """
     folder = Path(folder)
-    key = folder.name if strict_key or valid_key(folder.name) else None
+    key = key_for_folder(folder.name) or (folder.name if strict_key else None)
     overrides, problem = read_overrides(folder / OVERRIDES_FILE)
     model_dir = folder if _is_model_dir(folder) else None
     spec = parse_card(folder / CARD_FILE, key=key, overrides=overrides, model_dir=model_dir)
@@ -207,7 +206,7 @@ def _cell(value: object) -> Text:
 
 
 def _languages_cell(spec: ModelSpec) -> Text:
-    langs = ", ".join(spec.language_list) or "?"
+    langs = spec.languages_label or "?"
     return Text(f"{langs} ({spec.language_source})")
 
 
@@ -231,7 +230,7 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
         table.add_column("errors", justify="right")
         for s in specs:
             claims = "; ".join(
-                f"{c.metric} {c.value:.4f}"
+                f"{c.metric}{'' if c.similarity == 'unspecified' else f' ({c.similarity})'} {c.value:.4f}"
                 + (f" {c.split}" if c.split else "")
                 + (f" {c.language}" if c.language else "")
                 for c in s.claims

@@ -17,6 +17,15 @@ SCORE_KEYS = [
 ]
 
 
+def folder_prompt(model_path: Path, task_name: str) -> str | None:
+    """The prompt a bare model folder's own config gives an STS task (mteb's rule; no registry here)."""
+    from harness.prompts import prompt_for, with_prompts
+    from harness.records import ModelSpec
+
+    spec = with_prompts(ModelSpec(key="score", source=""), model_path)
+    return prompt_for(spec, task_name).value
+
+
 def score_pairs(
     model_path: Path,
     pairs_file: Path,
@@ -31,7 +40,8 @@ def score_pairs(
     pairs = tasks.load_pairs(task, allow_hub=False)
     device = encode.pick_device()
     resolved = encode.resolve_dtype(dtype, device)
-    settings = RunSettings(dtype=resolved, trust_remote_code=trust_remote_code)  # type: ignore[arg-type]
+    prompt = folder_prompt(model_path, task.name)
+    settings = RunSettings(dtype=resolved, trust_remote_code=trust_remote_code, prompt=prompt)  # type: ignore[arg-type]
     revision = encode.weights_revision(model_path)
     fingerprint = encode.vector_fingerprint(str(model_path.resolve()), revision, settings)
     cache = encode.EmbeddingCache(encode.default_cache_dir()) if use_cache else None
@@ -43,7 +53,9 @@ def score_pairs(
 
     try:
         texts = list(pairs.sentence1) + list(pairs.sentence2)
-        vectors, _stats = encode.embed(texts, model_loader=loader, fingerprint=fingerprint, cache=cache)
+        vectors, _stats = encode.embed(
+            texts, model_loader=loader, fingerprint=fingerprint, cache=cache, prompt=prompt
+        )
     finally:
         if cache is not None:
             cache.close()

@@ -6,7 +6,8 @@ While a command runs (:func:`command_stderr`):
   once (a warning repeated per model or per batch is said once);
 - when stderr is not a terminal (a log file, a pipe, CI), no progress bars at all: tqdm, the
   Hugging Face Hub's and datasets' bars are switched off through their environment variables,
-  which they read when first imported (commands import them lazily, after this).
+  which they read when first imported (commands import them lazily, after this), and through
+  their switches when they were imported already (in-process callers such as tests).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 QUIET_ENV = {"TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
@@ -65,15 +66,32 @@ class WarningPrinter:
         print(f"harness: {kind}{text}", file=file or sys.stderr)
 
 
+def _bars_off_in_loaded_libraries() -> list[Callable[[], Any]]:
+    """Switch off the bars of libraries imported before the command started (their environment
+    variables were read then); returns the calls that switch them back on."""
+    undo: list[Callable[[], Any]] = []
+    hub = sys.modules.get("huggingface_hub.utils")
+    if hub is not None and not hub.are_progress_bars_disabled():
+        hub.disable_progress_bars()  # transformers imported later reads this too
+        undo.append(hub.enable_progress_bars)
+    hf_logging = sys.modules.get("transformers.utils.logging")
+    if hf_logging is not None and hf_logging.is_progress_bar_enabled():
+        hf_logging.disable_progress_bar()
+        undo.append(hf_logging.enable_progress_bar)
+    return undo
+
+
 @contextlib.contextmanager
 def command_stderr(stream: Any = None) -> Iterator[None]:
     """The stderr rules above, for the duration of one command (restored afterwards)."""
     stream = sys.stderr if stream is None else stream
     for var, value in QUIET_ENV.items():
         os.environ.setdefault(var, value)
+    undo: list[Callable[[], Any]] = []
     if not stream.isatty():
         for var in NO_PROGRESS_BARS_ENV:
             os.environ.setdefault(var, "1")
+        undo = _bars_off_in_loaded_libraries()
     once = OnceFilter()
     # Records no handler takes (no logging configured: the command line) go to logging.lastResort.
     last_resort = logging.lastResort
@@ -86,6 +104,8 @@ def command_stderr(stream: Any = None) -> Iterator[None]:
         try:
             yield
         finally:
+            for switch_on in undo:
+                switch_on()
             if last_resort is not None:
                 last_resort.removeFilter(once)
                 last_resort.setFormatter(saved_formatter)  # type: ignore[arg-type]

@@ -415,7 +415,8 @@ def test_out_of_range_score_in_a_benchmark_file_and_a_good_task_alongside(
     assert summary.data_errors == [f"RonSTS (test): {data}/ro_sts/RO-STS.test.tsv:21: score 7.5 outside 0..5"]
     assert any("RO-STS.test.tsv:21: score 7.5 outside 0..5" in line for line in lines)
     stored = store.load_results(workspace["results"])
-    assert [(r.task_name, r.run.status, r.run.n_pairs) for r in stored] == [("STSBenchmark", "ok", 30)]
+    # 30 of 1379 rows are not MTEB's STSBenchmark: they run (and are stored) under a local name
+    assert [(r.task_name, r.run.status, r.run.n_pairs) for r in stored] == [("STSBenchmark-local", "ok", 30)]
 
 
 # ------------------------------------------------------------------------------------------

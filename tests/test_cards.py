@@ -367,7 +367,9 @@ def test_new_st_format_with_description_list():
     assert (s.max_seq_length.value, s.max_seq_length.source) == (512, "description:Maximum Sequence Length")
     assert (s.pooling.value, s.architecture.value, s.normalize.value) == ("lasttoken", "Qwen3Model", True)
     assert (s.base_model.value, s.base_model.source) == ("org/base", "description:Base model")
-    assert s.language_list == ["multilingual"] and s.covers("fr") and s.covers("de")
+    # "multilingual" is a flag, not a language; it covers every language
+    assert s.language_list == [] and s.multilingual and s.language_source == "card"
+    assert s.covers("fr") and s.covers("de") and s.covers("de-en")
     assert s.warnings == []
 
 
@@ -765,3 +767,217 @@ def test_contract_json_of_a_parsed_card_is_serialisable():
     s = parse_card(FIXTURES / "old_format_dense.md")
     data = json.loads(json.dumps(s.contract_json()))
     assert data["dimension"] == 256 and data["claims"][0]["source"] == "model-index"
+
+
+# ------------------------------------------------------------------------------------------
+# real-card shapes (issue 11): languages, printouts, facts in prose and code, ids, claims
+
+
+def claim_set(spec: ModelSpec) -> set[tuple]:
+    return {(c.metric, c.similarity, round(c.value, 4), c.dataset, c.split, c.language) for c in spec.claims}
+
+
+def test_language_list_with_multilingual_and_macrolanguages():
+    s = parse_card_text(card("language:\n- multilingual\n- de\n- deu\n- cmn\n- tl\n- German"), source="c")
+    assert s.language_list == ["de", "zh", "tl"] and s.multilingual and s.language_source == "card"
+    assert s.covers("fr") and s.contract_json()["multilingual"] is True
+    assert parse_card_text(card("language: mul"), source="c").multilingual
+
+
+@pytest.mark.parametrize(
+    "printout",
+    [
+        ">>> sentence_transformers.SentenceTransformer('org/m')\nSentenceTransformer(\n{lines}\n)",
+        "CoSENT(\n{lines}\n)",
+    ],
+)
+def test_architecture_printout_in_other_shapes(printout):
+    lines = (
+        "  (0): Transformer({'max_seq_length': 200, 'do_lower_case': False})"
+        " with Transformer model: BertModel \n"
+        "  (1): Pooling({'word_embedding_dimension': 312, 'pooling_mode_cls_token': True})"
+    )
+    s = parse_card_text(card("language: en", "```\n" + printout.format(lines=lines) + "\n```\n"), source="c")
+    assert (s.max_seq_length.value, s.architecture.value, s.pooling.value, s.dimension.value) == (
+        200,
+        "BertModel",
+        "cls",
+        312,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "value"),
+    [
+        ("It uses last-token pooling over the final layer.", "pooling", "lasttoken"),
+        ("Sentence embeddings are mean-pooled token embeddings.", "pooling", "mean"),
+        ("- Embedding dimension: 1024\n- Max length: 8192 tokens", "dimension", 1024),
+        ("- Embedding dimension: 1024\n- Max length: 8192 tokens", "max_seq_length", 8192),
+        ("12-layer, 768-hidden, 12-heads", "dimension", 768),
+        (usage("emb = out.last_hidden_state[:, 0]"), "pooling", "cls"),
+        (usage("emb = out.pooler_output"), "pooling", "cls"),
+        (  # defines two pooling functions, calls one
+            usage(
+                "def mean_pooling(o, m):\n    pass",
+                "def cls_pooling(o):\n    return o[0][:, 0]",
+                "e = cls_pooling(out)",
+            ),
+            "pooling",
+            "cls",
+        ),
+        (
+            usage("pool = models.Pooling(768, pooling_mode_mean_tokens=True, pooling_mode_cls_token=False)"),
+            "pooling",
+            "mean",
+        ),
+    ],
+)
+def test_facts_in_prose_lists_and_code(body, field, value):
+    s = parse_card_text(card("language: en", "# m\n\n" + body + "\n"), source="c")
+    assert getattr(s, field).value == value
+
+
+def test_model_id_from_title_and_the_unnamed_and_sibling_cases():
+    titled = parse_card_text(card("language: en", "# Model card for Org/My-Model_v2\n"), source="c")
+    assert titled.model_id.value == "Org/My-Model_v2"
+    linked = parse_card_text(
+        card("language: en", "# kosbert-v2\n\nSee [kosbert-v2](org/kosbert-v2).\n"), source="c"
+    )
+    assert linked.model_id.value == "org/kosbert-v2"
+    sibling = parse_card_text(
+        card("language: en", "# sbert-base-ja-v2\n\n" + usage(st_call("org/sbert-base-ja-v1"))), source="c"
+    )
+    assert sibling.model_id.value is None and "sibling-model-id" in codes(sibling)
+    unnamed = parse_card_text(
+        card("language: en", "# A model\n\nBased on [bert](https://huggingface.co/org/bert).\n"), source="c"
+    )
+    assert unnamed.model_id.value is None and "unnamed-card" in codes(unnamed)
+
+
+MTEB_INDEX = """language: de
+model-index:
+- name: org/m
+  results:
+  - task:
+      type: STS
+    dataset:
+      name: MTEB STS22 (de-fr)
+      type: mteb/sts22-crosslingual-sts
+      config: de-fr
+      split: test
+    metrics:
+    - type: cos_sim_spearman
+      value: 30.06
+    - type: main_score
+      value: 30.06
+    - type: manhattan_pearson
+      value: 0.03
+    - type: spearman_max
+      value: 30.06
+  - task:
+      type: Summarization
+    dataset:
+      name: MTEB SummEval
+      type: mteb/summeval
+      split: test
+    metrics:
+    - type: cos_sim_spearman
+      value: 29.9
+"""
+
+
+def test_model_index_claims_say_what_they_claim():
+    s = parse_card_text(card(MTEB_INDEX), source="c")
+    assert claim_set(s) == {
+        ("spearman", "cosine", 0.3006, "MTEB STS22 (de-fr)", "test", "de-fr"),  # main_score merged in
+        ("pearson", "manhattan", 0.0003, "MTEB STS22 (de-fr)", "test", "de-fr"),  # 0.03 on MTEB's % scale
+        ("spearman", "max", 0.3006, "MTEB STS22 (de-fr)", "test", "de-fr"),  # kept apart, not comparable
+    }  # SummEval is not STS
+    by_sim = {c.similarity: c for c in s.claims}
+    assert by_sim["cosine"].mteb_task == "STS22" and by_sim["cosine"].comparable
+    assert not by_sim["manhattan"].comparable and not by_sim["max"].comparable
+
+
+ONE_ROW_PER_MODEL = """# Evaluation
+
+The table shows Spearman's rank correlation of the cosine similarity on the STSbenchmark test set,
+German only:
+
+| Model | STSb | SICK | Avg |
+|---|---|---|---|
+| [org/other](https://huggingface.co/org/other) | 80.1 | 70.2 | 75.2 |
+| [org/m (ours, no fine-tuning)](org/m-base) | 81.0 | 71.0 | 76.0 |
+| [org/m (ours)](https://huggingface.co/org/m) | **85.20** | **77.70** | 81.4 |
+"""
+
+
+def test_table_one_row_per_model_picks_this_models_row():
+    s = parse_card_text(card("language:\n- de\n- en", "# org/m\n\n" + ONE_ROW_PER_MODEL), source="c")
+    assert claim_set(s) == {  # percentages read as 0-1; the average is no claim
+        ("spearman", "cosine", 0.852, "STSb", "test", "de"),
+        ("spearman", "cosine", 0.777, "SICK", "test", "de"),
+    }
+    assert {c.source for c in s.claims} == {"table"}
+
+
+def test_tables_of_metric_columns_with_epochs_and_one_table_per_metric():
+    epochs = (
+        "# m\n\nResults on emrecan/stsb-mt-turkish:\n\n"
+        "| Split | Epoch | cosine_pearson | cosine_spearman | manhattan_spearman |\n|---|---|---|---|---|\n"
+        "| val | 1 | 0.81 | 0.82 | 0.80 |\n| val | 2 | 0.859 | 0.860 | 0.851 |\n"
+        "| test | - | 0.834 | 0.830 | 0.818 |\n"
+    )
+    s = parse_card_text(card("language: tr", epochs), source="c")
+    assert {(c.metric, c.similarity, round(c.value, 3), c.split) for c in s.claims} == {
+        ("pearson", "cosine", 0.859, "validation"),
+        ("spearman", "cosine", 0.86, "validation"),
+        ("spearman", "manhattan", 0.851, "validation"),
+        ("pearson", "cosine", 0.834, "test"),
+        ("spearman", "cosine", 0.83, "test"),
+        ("spearman", "manhattan", 0.818, "test"),
+    }
+    per_metric = "# org/vi\n\n" + "\n\n".join(
+        f"**{name} score**\n\n| Model | STS12 | STS13 | Mean |\n|---|---|---|---|\n"
+        f"| [org/vi](org/vi) | **{a}** | **{b}** | 80 |\n| [x/y](x/y) | 70 | 71 | 70 |"
+        for name, a, b in (("Pearson", "87.23", "85.39"), ("Spearman", "79.04", "85.30"))
+    )
+    v = parse_card_text(card("language: vi", per_metric), source="c")
+    assert {(c.metric, c.dataset, round(c.value, 4), c.mteb_task) for c in v.claims} == {
+        ("pearson", "STS12", 0.8723, "STS12"),
+        ("pearson", "STS13", 0.8539, "STS13"),
+        ("spearman", "STS12", 0.7904, "STS12"),
+        ("spearman", "STS13", 0.853, "STS13"),
+    }
+
+
+def test_prose_claims_two_metrics_one_sentence_and_percent_forms():
+    body = (
+        "# m\n\nOn the STS-B test set the model reaches Pearson 0.8312 and Spearman 0.8247.\n\n"
+        "It achieves a cosine Spearman correlation of 85 on KorSTS.\n\n"
+        "This model scores 76.9% on STS test (french)\n"
+    )
+    s = parse_card_text(card("license: mit", body), source="c")
+    assert claim_set(s) == {
+        ("pearson", "unspecified", 0.8312, "STS-B", "test", None),
+        ("spearman", "unspecified", 0.8247, "STS-B", "test", None),
+        ("spearman", "cosine", 0.85, "KorSTS", None, None),
+        ("spearman", "unspecified", 0.769, None, "test", "fr"),  # no metric named: the STS convention
+    }
+    assert "Spearman, the STS convention" in next(c.quote for c in s.claims if c.language == "fr")
+
+
+def test_code_block_output_csv_baseline_and_merging():
+    body = (
+        "# m\n\nEvaluating the base model before training results in:\n\n"
+        "```\nCosine-Similarity :\tPearson: 0.2980\tSpearman: 0.4008\n```\n\n"
+        "While the fine-tuned version results in:\n\n"
+        "```\nCosine-Similarity :\tPearson: 0.7451\tSpearman: 0.7364\n```\n\n"
+        "similarity_evaluation_sts-test_results.csv:\n\n"
+        "```\nepoch,steps,cosine_pearson,cosine_spearman\n0,100,0.70,0.69\n1,-1,0.7451,0.7364\n```\n"
+    )
+    s = parse_card_text(card("language: es", body), source="c")
+    assert {(c.metric, c.similarity, c.value) for c in s.claims} == {
+        ("pearson", "cosine", 0.7451),
+        ("spearman", "cosine", 0.7364),
+    }  # the base model's scores are no claim; the CSV's last row is the same claim, merged
+    assert all(c.sources == ["csv", "text"] for c in s.claims)

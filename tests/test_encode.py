@@ -154,7 +154,7 @@ def test_tokenization_identical_to_preprocess(tiny_bert_dir, tiny_xlmr_dir, tiny
 def test_preprocess_fallback_path_matches(tiny_xlmr_dir, monkeypatch):
     from harness.encode import batching
 
-    monkeypatch.setattr(batching, "fast_path_blocker", lambda lm: "forced by the test")
+    monkeypatch.setattr(batching, "fast_path_blocker", lambda lm, prompt=None: "forced by the test")
     lm = load_model(tiny_xlmr_dir, device="cpu", dtype="fp32")
     emb, stats = embed(TRICKY, model_loader=lambda: lm, fingerprint="f", cache=None, batch_size=3)
     assert np.abs(emb - _reference(tiny_xlmr_dir, TRICKY)).max() < TOL

@@ -22,7 +22,8 @@ STAGES = [
     "harness.report",
     "harness.cli",
 ]
-SHARED = ("harness.errors", "harness.records")  # import nothing from harness
+SHARED = ("harness.errors", "harness.records")  # import only each other and the language vocabulary
+SHARED_MAY_IMPORT = {*SHARED, "harness.languages"}
 
 
 def _modules() -> dict[str, Path]:
@@ -64,8 +65,8 @@ def test_no_stage_imports_a_later_stage():
             theirs = _stage(target)
             if mine is not None and theirs is not None and theirs > mine:
                 upward.append(f"{name} -> {target}")
-            if name in SHARED and target != name:
-                upward.append(f"{name} -> {target} (shared types import nothing)")
+            if name in SHARED and target not in SHARED_MAY_IMPORT:
+                upward.append(f"{name} -> {target} (shared types import no stage)")
     assert upward == []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import mteb
@@ -60,7 +61,7 @@ def run_folder(tmp_path_factory, tiny_bert_dir, tiny_xlmr_dir, tiny_distilbert_d
         summary = runner.run(options, say=lambda _: None)
     finally:
         os.umask(old)
-    assert not summary.failed, summary
+    assert not summary.failed, [(o.key, o.reason) for o in summary.outcomes]
     return tmp / "cache"
 
 
@@ -173,3 +174,161 @@ def test_model_meta_is_mteb_s_own_where_mteb_knows_the_model():
     }
     bare = model_meta_json("harness-local/my-model", "local-0123456789ab")
     assert (bare["name"], bare["loader"], bare["open_weights"]) == ("harness-local/my-model", None, True)
+
+
+# ---------------------------------------------------------------- MTEB's published scores beside ours
+
+PUBLISHED = Path(__file__).parent / "fixtures" / "mteb_results"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM_REV = "8b3219a92973c328a8e22fadcfa821b5dc75636a"
+
+
+def _stored_minilm(root: Path, revision: str, score: float, ci: list[float], key: str = "minilm") -> None:
+    from harness.records import RunRecord
+
+    store.write_run(
+        root,
+        model_key=key,
+        model_id=MINILM if key == "minilm" else f"org/{key}",
+        revision=revision,
+        task_name="GermanSTSBenchmark",
+        mteb_version=mteb.__version__,
+        dataset_revision=mteb.get_task("GermanSTSBenchmark").metadata.revision,
+        weights_source="models-dir",
+        run=RunRecord(
+            split="test",
+            subset="default",
+            status="ok",
+            identity=f"{key}-{revision}",
+            languages=["deu-Latn"],
+            scores={"main_score": score, "cosine_spearman": score},
+            ci95=ci,
+            cosine_similarities=[0.1, 0.5, 0.9],
+            gold=[1.0, 2.0, 3.0],
+            finished_at="2025-01-01T00:00:00Z",
+        ),
+    )
+
+
+@pytest.mark.parametrize("where", ["repository", "results-folder", "result-cache"])
+def test_published_scores_are_found_in_every_layout(tmp_path, where):
+    from harness.published import open_published
+
+    if where == "repository":
+        folder = PUBLISHED
+    elif where == "results-folder":
+        folder = PUBLISHED / "results"
+    else:  # mteb's ResultCache keeps a clone of the repository under remote/
+        folder = tmp_path / "cache"
+        shutil.copytree(PUBLISHED, folder / "remote")
+    scores = open_published(folder)
+    hit = scores.lookup(MINILM, MINILM_REV, "GermanSTSBenchmark", "test", "default")
+    assert hit is not None and hit[1] is None
+    assert hit[0].score == 0.6056173 and hit[0].revision == MINILM_REV
+    assert scores.lookup(MINILM, MINILM_REV, "GermanSTSBenchmark", "validation", "default") is None
+    assert scores.lookup(MINILM, "0" * 40, "GermanSTSBenchmark", "test", "default") is None  # other revision
+    assert scores.lookup("org/other", MINILM_REV, "GermanSTSBenchmark", "test", "default") is None
+    # Local weights (Hub revision unknown): matched with mteb's registered revision, and said so.
+    local = scores.lookup(MINILM, "local-8e719ca57718", "STSBenchmarkMultilingualSTS", "test", "de")
+    assert local is not None and local[0].score == 0.6239712
+    assert local[1] == "published for revision 8b3219a92973; ours are local weights (local-8e719ca57718)"
+
+
+def test_published_folder_errors_are_one_line(tmp_path, monkeypatch):
+    from harness.published import PublishedError, open_published
+
+    assert open_published(None) is None
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        PublishedError, match=r"no MTEB results here .* not downloaded: HF_HUB_OFFLINE is set"
+    ):
+        open_published(tmp_path / "empty")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PublishedError, match="is not a folder"):
+        open_published(tmp_path / "file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_among_published_results_is_skipped(tmp_path):
+    from harness.published import open_published
+
+    folder = Path(shutil.copytree(PUBLISHED, tmp_path / "pub"))
+    rev_dir = folder / "results" / "sentence-transformers__all-MiniLM-L6-v2" / MINILM_REV
+    os.mkfifo(rev_dir / "STS22.v2.json")
+    errors: list[str] = []
+    scores = open_published(folder, errors)
+    assert scores.lookup(MINILM, MINILM_REV, "GermanSTSBenchmark", "test", "default") is not None
+    assert errors == [
+        f"{rev_dir / 'STS22.v2.json'}: published result skipped: a FIFO, not a regular file; not read"
+    ]
+
+
+def test_report_shows_mteb_published_only_when_given(tmp_path):
+    from harness.published import open_published
+    from harness.report import build_reports
+
+    results = tmp_path / "results"
+    _stored_minilm(results, "local-8e719ca57718", 0.6056173489848747, [0.5656, 0.6415])
+    _stored_minilm(results, "local-aaaaaaaaaaaa", 0.40, [0.35, 0.45], key="other")  # nothing published
+    build_reports(results, [], tmp_path / "plain", ["de"])
+    plain_md = (tmp_path / "plain" / "de.md").read_text()
+    plain_html = (tmp_path / "plain" / "de.html").read_text()
+    assert "MTEB published" not in plain_md and "MTEB published" not in plain_html
+
+    build_reports(results, [], tmp_path / "pub", ["de"], published=open_published(PUBLISHED))
+    md = (tmp_path / "pub" / "de.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "GermanSTSBenchmark" in line]
+    (row,) = [r for r in rows if "revision 8b3219a92973" in r]
+    assert "| 60.56 [56.56, 64.15] | 60.56 (revision 8b3219a92973) | 0.00 | within our 95% interval" in row
+    assert "ours are local weights (local-8e719ca57718)" in row
+    assert "## MTEB published" in md and "org/other" not in md.split("## MTEB published")[1].split("##")[0]
+    html = (tmp_path / "pub" / "de.html").read_text()
+    assert 'id="published"' in html and "within our 95% interval" in html
+
+
+def test_compare_shows_mteb_published(tmp_path, capsys):
+    from harness.report.compare import compare_command
+
+    results = tmp_path / "results"
+    _stored_minilm(results, MINILM_REV, 0.58, [0.55, 0.60])  # outside: published 0.6056
+    _stored_minilm(results, "local-aaaaaaaaaaaa", 0.40, [0.35, 0.45], key="other")
+    assert compare_command("minilm", "other", results, None, "de", True, PUBLISHED) == 0
+    out = capsys.readouterr().out
+    section = out.split("## MTEB published")[1].split("##")[0]
+    assert (
+        "| GermanSTSBenchmark | A | 58.00 [55.00, 60.00] | 60.56 | -2.56 | outside our 95% interval |"
+        in section
+    )
+    assert "| B |" not in section
+    assert compare_command("minilm", "other", results, None, "de", True, None) == 0
+    assert "MTEB published" not in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_real_minilm_reproduces_mteb_on_german_sts_benchmark(tmp_path, minilm_dir, shared_dir):
+    """Done-when of issue 12: GermanSTSBenchmark test 0.6056 (published 0.6056173) for all-MiniLM-L6-v2."""
+    from harness.published import open_published
+
+    registry = tmp_path / "registry"
+    write_entry(registry, "sentence-transformers__all-minilm-l6-v2", MINILM, minilm_dir, lang="en")
+    options = runner.RunOptions(
+        languages=["de"],
+        task_names=["GermanSTSBenchmark"],
+        data_dir=shared_dir / "data" / "sts",
+        results_dir=tmp_path / "results",
+        registry_dir=registry,
+        model_names=["sentence-transformers__all-minilm-l6-v2"],
+        cache_dir=tmp_path / "emb",
+        allow_hub=False,
+    )
+    summary = runner.run(options, say=lambda _: None)
+    assert not summary.failed
+    (stored,) = store.load_results(tmp_path / "results")
+    assert (stored.task_name, stored.run.split, stored.dataset_revision) == (
+        "GermanSTSBenchmark",
+        "test",
+        mteb.get_task("GermanSTSBenchmark").metadata.revision,
+    )
+    assert stored.run.scores["main_score"] == pytest.approx(0.6056173, abs=1e-4)
+    found = open_published(PUBLISHED).match(stored)
+    assert found is not None and abs(found.difference) < 1e-6 and found.within_ci

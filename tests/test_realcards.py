@@ -162,8 +162,10 @@ def report(s: Score) -> str:
         lines.append(f"  {f:<15} {n:>3}/{s.cards}  {n / s.cards:6.1%}")
     recall = s.matched_labels / max(1, s.labelled_claims)
     precision = s.matched_found / max(1, s.found_claims)
-    lines.append(f"  STS claims: recall {s.matched_labels}/{s.labelled_claims} {recall:6.1%}, "
-                 f"precision {s.matched_found}/{s.found_claims} {precision:6.1%}")
+    lines.append(
+        f"  STS claims: recall {s.matched_labels}/{s.labelled_claims} {recall:6.1%}, "
+        f"precision {s.matched_found}/{s.found_claims} {precision:6.1%}"
+    )
     return "\n".join(lines)
 
 

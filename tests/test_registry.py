@@ -160,6 +160,14 @@ def test_bad_entries_give_specs_with_errors(tmp_path):
     assert specs[str(tmp_path / "no-card" / "README.md")].errors == ["file not found"]
 
 
+def test_folder_named_like_its_hub_id_is_a_normal_entry(tmp_path):
+    folder = "BlackKakapo__stsb-XLM-r-Multilingual-ro"
+    make_entry(tmp_path, folder, model_id="BlackKakapo/stsb-xlm-r-multilingual-ro")
+    [spec] = load_registry(tmp_path)
+    assert spec.errors == [] and spec.key == "blackkakapo__stsb-xlm-r-multilingual-ro"
+    assert find_model([spec], "BlackKakapo__stsb-XLM-r-Multilingual-ro") is spec
+
+
 def test_duplicate_model_ids_are_flagged(tmp_path):
     make_entry(tmp_path, "a", model_id="org/same")
     make_entry(tmp_path, "b", model_id="org/same")
@@ -222,7 +230,11 @@ def test_cards_command_json_default_registry(capsys):
         "source": "text",
     }
     # additions: what the claim says about its similarity, the MTEB task, where it was found
-    assert (claim["similarity"], claim["mteb_task"], claim["comparable"]) == ("unspecified", "STSBenchmark", True)
+    assert (claim["similarity"], claim["mteb_task"], claim["comparable"]) == (
+        "unspecified",
+        "STSBenchmark",
+        True,
+    )
     assert claim["sources"] == ["text"] and claim["quote"].startswith("STS-B Test: 0.8626 (Spearman)")
 
 
@@ -321,3 +333,25 @@ def test_python_m_harness_cards_json():
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert f"harness: {FIXTURES / 'list_yaml.md'}: YAML front matter is a list" in bad.stderr
+
+
+def test_lang_zh_selects_a_card_that_declares_cmn_and_the_report_agrees(tmp_path):
+    from harness.config import check_languages
+    from harness.report.lang import spec_covers
+    from harness.run.plan import RunOptions, select_models
+
+    make_entry(tmp_path, "org__mandarin", lang="cmn", model_id="org/mandarin")
+    make_entry(tmp_path, "org__german", lang="de", model_id="org/german")
+    make_entry(tmp_path, "org__multi", lang="multilingual", model_id="org/multi")
+    specs = load_registry(tmp_path)
+    mandarin = find_model(specs, "org__mandarin")
+    assert mandarin.language_list == ["zh"] and not mandarin.multilingual
+    multi = find_model(specs, "org__multi")
+    assert multi.multilingual and multi.language_list == []
+    for asked in ("zh", "cmn", "zh-Hant", "Chinese"):
+        [code] = check_languages([asked])
+        options = RunOptions(languages=[code], results_dir=tmp_path / "r", registry_dir=tmp_path)
+        chosen, _ = select_models(specs, options)
+        assert sorted(s.key for s, _ in chosen) == ["org__mandarin", "org__multi"], asked
+        # the report covers a language by the same rule
+        assert sorted(s.key for s in specs if spec_covers(s, code)) == ["org__mandarin", "org__multi"]

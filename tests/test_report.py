@@ -20,6 +20,7 @@ from fixtures.results.builder import build_results, build_specs
 
 from harness import report as rpt
 from harness.records import Claim, ModelSpec
+from harness.report.claims import NOT_COMPARABLE
 from harness.store import load_results
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -214,15 +215,15 @@ def test_card_facts_and_audit_words(built):
     t = table(built["de_html"], "cards-table")
     rows = {row[0]: row for row in t.rows}
     gbert = rows["aari1995/gBERT-large-sts-v2"]
-    assert gbert[1:8] == ["de", "1024", "mean", "512", "BertModel", "335.7M", "–"]
+    assert gbert[1:9] == ["de", "1024", "mean", "512", "BertModel", "335.7M", "–", "none"]  # 8: STS prompt
     evil = next(row for name, row in rows.items() if name.startswith("<script>"))
-    assert rpt.WARNING_TEXT["pooling-mismatch"] in evil[8]
-    assert rpt.WARNING_TEXT["unsafe-model-id"] in evil[8]
-    assert "A finding the report has no words for." in evil[8]  # unknown code: the finding's message
+    assert rpt.WARNING_TEXT["pooling-mismatch"] in evil[9]
+    assert rpt.WARNING_TEXT["unsafe-model-id"] in evil[9]
+    assert "A finding the report has no words for." in evil[9]  # unknown code: the finding's message
     assert 'title="source: model-files:config.json"' in built["de_html"]
     es = table(built["es_html"], "cards-table")
     broken = next(row for row in es.rows if row[0] == "someone/broken-sts-es")
-    assert broken[1] == "es (inferred)" and rpt.WARNING_TEXT["inferred-language"] in broken[8]
+    assert broken[1] == "es (inferred)" and rpt.WARNING_TEXT["inferred-language"] in broken[9]
 
 
 def test_speed_and_run_metadata(built):
@@ -421,6 +422,27 @@ def test_claim_without_language_on_multilingual_card_is_listed_unchecked(built):
     ]
 
 
+def test_claims_compared_only_like_with_like(built):
+    """A claim meets only the same correlation of the same similarity: a Manhattan claim the run's
+    manhattan score (not stored here, so not compared), a max claim never, an unspecified one cosine."""
+    claims = [
+        Claim(
+            metric="spearman", similarity=sim, value=0.86, dataset="stsb_multi_mt", split="test",
+            language="de", mteb_task="STSBenchmarkMultilingualSTS", source="model-index", quote="card",
+        )
+        for sim in ("manhattan", "max", "unspecified")
+    ]
+    langs = {"value": ["de"], "source": "y"}
+    spec = ModelSpec(key="gbert-large-sts-v2", source="x", languages=langs, claims=claims)
+    page = rpt.build_page("de", load_results(built["results"]), [spec], None)
+    rows = {c.claim.similarity: c for c in page.claims}
+    manhattan, top, plain = rows["manhattan"], rows["max"], rows["unspecified"]
+    assert manhattan.metric == "manhattan_spearman" and manhattan.measured is None
+    assert "not like with like" in manhattan.reason
+    assert top.reason == NOT_COMPARABLE and top.unit is None
+    assert plain.metric == "cosine_spearman" and plain.measured is not None and not plain.reason
+
+
 def test_language_filter_and_empty_language(built, tmp_path):
     paths = rpt.build_reports(built["results"], built["specs"], tmp_path, ["deu-Latn", "fr"])
     assert [p.name for p in paths] == ["de.html", "de.md", "fr.html", "fr.md", "index.html"]
@@ -446,7 +468,7 @@ def test_report_command_prints_paths_index_last(built, tmp_path, capsys, monkeyp
     assert code == 0
     lines = out.splitlines()
     assert lines[-1] == str(tmp_path / "out" / "index.html") and len(lines) == 5
-    assert "unreadable result file" in err
+    assert "Task.json: not a result file (unreadable JSON" in err
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert "Result files that could not be read" in index and str(built["results"]) not in index
     assert "broken-model/rev/Task.json" in index

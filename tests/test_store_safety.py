@@ -266,3 +266,49 @@ def test_atomic_text_write_failure_leaves_the_old_file(tmp_path, monkeypatch):
         store.atomic_write_text(target, "<html>new and longer</html>", what="report")
     assert target.read_text() == "<html>old</html>"
     assert [p.name for p in tmp_path.iterdir()] == ["de.html"]
+
+
+# ---------------------------------------------------------------- through the runner
+
+
+def test_run_quarantines_a_bad_result_file_recomputes_it_and_runs_the_other_models(tmp_path, tiny_bert_dir):
+    from fixtures.workspace import write_entry, write_pairs
+
+    from harness import run as runner
+
+    registry = tmp_path / "registry"
+    write_entry(registry, "first", "org/first", tiny_bert_dir)
+    write_entry(registry, "second", "org/second", tiny_bert_dir)
+    results = tmp_path / "results"
+
+    def run_all() -> list[str]:
+        lines: list[str] = []
+        options = runner.RunOptions(
+            languages=[],
+            pairs_files=[write_pairs(tmp_path / "pairs.tsv")],
+            results_dir=results,
+            registry_dir=registry,
+            model_names=["first", "second"],
+            cache_dir=tmp_path / "emb",
+            bootstrap_resamples=100,
+            allow_hub=False,
+        )
+        assert not runner.run(options, say=lines.append).failed
+        return lines
+
+    run_all()
+    first = next(p for p in store.iter_result_files(results) if "org__first" in str(p))
+    good = first.read_bytes()
+    first.write_text('{"harness": {"runs": [{"split": "test", "status": "great"}]}}')
+    lines = run_all()
+    (kept,) = (results / store.QUARANTINE_FOLDER).iterdir()
+    (moved,) = [line for line in lines if "moved to" in line]
+    assert moved.startswith(f"harness: {first}: invalid run record: ")
+    assert moved.endswith(f"; moved to {kept}, its results will be recomputed")
+    # recomputed: same identity and score as before; the second model was left as it was
+    before, after = (
+        json.loads(good)["harness"]["runs"][0],
+        json.loads(first.read_text())["harness"]["runs"][0],
+    )
+    assert (after["identity"], after["scores"]) == (before["identity"], before["scores"])
+    assert {r.model_key for r in store.load_results(results)} == {"first", "second"}

@@ -284,8 +284,10 @@ def test_iso639_1():
     assert T.iso639_1("arb-Arab") == "ar"
     assert T.iso639_1("ron-Latn") == "ro"
     assert T.iso639_1("de-DE") == "de"
+    assert T.iso639_1("German") == "de"  # one vocabulary (harness.languages): names read too
+    assert T.iso639_1("cmn") == "zh"
     with pytest.raises(ValueError):
-        T.iso639_1("German")
+        T.iso639_1("xx!")
 
 
 # ---------------------------------------------------------------- catalog (mteb metadata)

@@ -10,13 +10,14 @@ The package by concept:
     fields.py        structural facts: dimension, pooling, max_seq_length, architecture, ...
     claims.py        STS claims (model-index) and merging; claim_tables.py, claim_text.py,
                      claim_words.py and sts_datasets.py read the rest
+    rows.py          this model's row of a comparison table (and the facts it states)
     spec.py          assembles the `ModelSpec` (and applies registry overrides)
     crosscheck.py    the spec against the model's own files (`harness.model_files`)
 """
 
 from harness.card.crosscheck import crosscheck
-from harness.card.ids import KEY_RE, classify_model_id, key_for_folder, valid_key
 from harness.card.identity import infer_language
+from harness.card.ids import KEY_RE, classify_model_id, key_for_folder, valid_key
 from harness.card.spec import parse_card, parse_card_text
 from harness.card.text import MAX_CARD_BYTES, repair_mojibake
 from harness.languages import normalize_language

@@ -31,16 +31,20 @@ from harness.card.claim_words import (
     subset_of,
 )
 from harness.card.evidence import Evidence, clip
-from harness.card.markdown import Block, Cell, Document, Table
-from harness.card.sts_datasets import dataset_mentions, is_aggregate, names_other_benchmark, normalise, sts_dataset
+from harness.card.markdown import Cell, Document, Table
+from harness.card.rows import NAME_HEADERS, select_rows, self_keys
+from harness.card.sts_datasets import (
+    dataset_mentions,
+    is_aggregate,
+    names_other_benchmark,
+    normalise,
+    sts_dataset,
+)
 from harness.languages import normalize_language
 
-_NAME_HEADERS = {"model", "models", "modelname", "name", "method", "methods", "system", "模型", "模型名称", "checkpoint"}
 _EPOCH_HEADERS = {"epoch", "epochs", "step", "steps", "globalstep"}
 _SPLIT_HEADERS = {"split", "set", "evalset", "evaluation"}
 _TASK_HEADERS = {"dataset", "datasets", "task", "tasks", "data", "benchmark", "language", "languages", "lang"}
-_OURS = re.compile(r"(?i)\(?\bours\b|\bthis model\b|\(this\)|\bproposed\b")
-_NOT_OURS = re.compile(r"(?i)\bno fine-?tun|\bwithout fine-?tun|\bbase(?:line)?\b|\bw/o\b|\bbefore\b")
 
 
 def _header(cell: Cell) -> str:
@@ -65,38 +69,9 @@ def _subset(codes: list[str]) -> str | None:
 # which rows are this model's
 
 
-def _row_is_self(cells: tuple[Cell, ...], col: int, self_keys: set[str]) -> int:
-    """How surely a row is this model's: 3 by id/link/name, 2 by "(ours)", 0 not."""
-    cell = cells[col] if col < len(cells) else None
-    if cell is None:
-        return 0
-    for href in cell.links:
-        target = href.strip().rstrip("/").split("huggingface.co/")[-1].lstrip("/")
-        if normalise(target) in self_keys:
-            return 3
-    text = re.sub(r"\(.*?\)", " ", cell.text).strip()
-    if normalise(text) in self_keys or normalise(text.rsplit("/", 1)[-1]) in self_keys:
-        return 3
-    if _OURS.search(cell.text) and not _NOT_OURS.search(cell.text):
-        return 2
-    return 0
-
-
-def _select_rows(table: Table, name_col: int | None, self_keys: set[str]) -> list[tuple[Cell, ...]]:
-    rows = [r for r in table.rows if any(c.text for c in r)]
-    if name_col is None:
-        return rows
-    scores = [_row_is_self(r, name_col, self_keys) for r in rows]
-    best = max(scores, default=0)
-    if best:
-        return [r for r, s in zip(rows, scores, strict=True) if s == best]
-    bold = [r for r in rows if name_col < len(r) and r[name_col].bold]
-    if len(bold) == 1 and len(rows) > 1:
-        return bold
-    return []
-
-
-def _last_rows(rows: list[tuple[Cell, ...]], epoch_cols: list[int], key_cols: list[int]) -> list[tuple[Cell, ...]]:
+def _last_rows(
+    rows: list[tuple[Cell, ...]], epoch_cols: list[int], key_cols: list[int]
+) -> list[tuple[Cell, ...]]:
     """A training log: the bold row, else the last row of each split/dataset group."""
     bold = [r for r in rows if any(c.bold for c in r)]
     if len(bold) == 1 and not key_cols:
@@ -115,7 +90,9 @@ def _last_rows(rows: list[tuple[Cell, ...]], epoch_cols: list[int], key_cols: li
 def _context(doc: Document, table: Table) -> tuple[str, str]:
     """(text before the table since the previous table of its section, with the heading;
     the paragraph right after it in the same section)."""
-    start = max((t.line for t in doc.tables if t.section == table.section and t.line < table.line), default=-1)
+    start = max(
+        (t.line for t in doc.tables if t.section == table.section and t.line < table.line), default=-1
+    )
     before = [
         b.text
         for b in doc.blocks
@@ -154,7 +131,9 @@ def _claim(
     value, decimals, problem = read_value(raw)
     if problem or value is None:
         return None
-    claim = make_claim(metric, value, dataset=dataset, split=split, language=language, source=source, quote=quote)
+    claim = make_claim(
+        metric, value, dataset=dataset, split=split, language=language, source=source, quote=quote
+    )
     return Found(claim, decimals)
 
 
@@ -174,11 +153,17 @@ def _metric_rows(table: Table, ctx: dict, source: str) -> list[Found]:
             if raw is None or i >= len(table.header):
                 continue
             head = _header(table.header[i])
-            ds, split, lang = dataset_info(head) if head.lower() not in ("value", "score", "") else (None, None, None)
+            ds, split, lang = (
+                dataset_info(head) if head.lower() not in ("value", "score", "") else (None, None, None)
+            )
             found = _claim(
-                metric, raw,
-                dataset=ds or ctx["dataset"], split=split or ctx["split"], language=lang or ctx["language"],
-                source=source, quote=_row_quote(table, row) + ctx["note"],
+                metric,
+                raw,
+                dataset=ds or ctx["dataset"],
+                split=split or ctx["split"],
+                language=lang or ctx["language"],
+                source=source,
+                quote=_row_quote(table, row) + ctx["note"],
             )
             if found:
                 out.append(found)
@@ -197,8 +182,9 @@ def _row_dataset(row: tuple[Cell, ...], task_cols: list[int]) -> tuple[str | Non
     return None, None
 
 
-def table_claims_of(ev: Evidence, doc: Document, table: Table, self_keys: set[str], only: str | None,
-                    source: str = "table") -> list[Found]:
+def table_claims_of(
+    ev: Evidence, doc: Document, table: Table, self_keys: set[str], only: str | None, source: str = "table"
+) -> list[Found]:
     heads = [_header(c) for c in table.header]
     before, after = _context(doc, table)
     if names_other_benchmark(before):
@@ -211,14 +197,15 @@ def table_claims_of(ev: Evidence, doc: Document, table: Table, self_keys: set[st
         "split": (line[1] if line else None) or split_in(before),
         "language": (line[2] if line else None) or _subset(languages_named(before)) or only,
     }
-    if heads and normalise(heads[0]) in ("metric", "metrics") or (
-        len(heads) >= 2 and sum(1 for r in table.rows if r and metric_of(r[0].text)) >= max(1, len(table.rows) // 2)
+    if (heads and normalise(heads[0]) in ("metric", "metrics")) or (
+        len(heads) >= 2
+        and sum(1 for r in table.rows if r and metric_of(r[0].text)) >= max(1, len(table.rows) // 2)
     ):
         return _metric_rows(table, ctx, source)
     kinds: list[str] = []
     for h in heads:
         key = normalise(h)
-        if key in _NAME_HEADERS:
+        if key in NAME_HEADERS:
             kinds.append("name")
         elif key in _EPOCH_HEADERS:
             kinds.append("epoch")
@@ -235,17 +222,19 @@ def table_claims_of(ev: Evidence, doc: Document, table: Table, self_keys: set[st
         else:
             kinds.append("other")
     name_col = kinds.index("name") if "name" in kinds else None
-    if name_col is None and kinds and kinds[0] == "other" and len(table.rows) > 1:
-        if all(cell_number(r[0].text) is None for r in table.rows if r):
-            name_col = 0  # a first column of names, whatever its header says
-    rows = _select_rows(table, name_col, self_keys)
+    names_first = all(cell_number(r[0].text) is None for r in table.rows if r)
+    if name_col is None and kinds and kinds[0] == "other" and len(table.rows) > 1 and names_first:
+        name_col = 0  # a first column of names, whatever its header says
+    rows = select_rows(table, name_col, self_keys)
     epoch_cols = [i for i, k in enumerate(kinds) if k == "epoch"]
     if epoch_cols:
         rows = _last_rows(rows, epoch_cols, [i for i, k in enumerate(kinds) if k in ("split", "task")])
     task_cols = [i for i, k in enumerate(kinds) if k == "task"]
     split_cols = [i for i, k in enumerate(kinds) if k == "split"]
     out: list[Found] = []
-    columns: list[tuple[int, Metric, str | None, str | None, str | None]] = []  # (col, metric, ds, split, lang)
+    columns: list[
+        tuple[int, Metric, str | None, str | None, str | None]
+    ] = []  # (col, metric, ds, split, lang)
     context_similarity = similarity_in(re.sub(r"(?i)spearman|pearson|correlation", " ", before))
     note = ctx["note"]
     if "metric" in kinds:
@@ -281,11 +270,13 @@ def table_claims_of(ev: Evidence, doc: Document, table: Table, self_keys: set[st
             if raw is None:
                 continue
             found = _claim(
-                metric, raw,
+                metric,
+                raw,
                 dataset=ds or row_ds or ctx["dataset"],
                 split=split or row_split or ctx["split"] or split_in(heads[i]),
                 language=lang or row_lang or ctx["language"],
-                source=source, quote=_row_quote(table, row) + note,
+                source=source,
+                quote=_row_quote(table, row) + note,
             )
             if found:
                 out.append(found)
@@ -315,21 +306,12 @@ def csv_tables(doc: Document) -> list[Table]:
             if ln.count(",") == len(header) - 1
         )
         if rows:
-            out.append(Table(header, rows, block.line, block.section, _caption(doc, block)))
+            out.append(Table(header, rows, block.line, block.section, doc.text_before(block.line)))
     return out
 
 
-def _caption(doc: Document, block: Block) -> str:
-    prev = [b for b in doc.blocks if b.line < block.line and b.kind in ("paragraph", "item")]
-    return prev[-1].text if prev else ""
-
-
 def table_claims(ev: Evidence, doc: Document, self_names: list[str], only: str | None) -> list[Found]:
-    keys = set()
-    for name in self_names:
-        keys.add(normalise(name))
-        keys.add(normalise(name.rsplit("/", 1)[-1]))
-    keys.discard("")
+    keys = self_keys(self_names)
     out: list[Found] = []
     for table in doc.tables:
         out.extend(table_claims_of(ev, doc, table, keys, only))

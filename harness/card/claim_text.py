@@ -60,8 +60,7 @@ class _Context:
         self.code = [b.text for b in doc.code]
 
     def before(self, block: Block) -> str:
-        prev = [b for b in self.doc.blocks if b.line < block.line and b.kind in ("paragraph", "item")]
-        return prev[-1].text if prev else ""
+        return self.doc.text_before(block.line)
 
 
 def _pairs(plain: str) -> tuple[list[tuple[re.Match, re.Match, int]], list[re.Match]]:
@@ -71,7 +70,7 @@ def _pairs(plain: str) -> tuple[list[tuple[re.Match, re.Match, int]], list[re.Ma
     pairs: list[tuple[re.Match, re.Match, int]] = []
     used_n: set[int] = set()
     unpaired: list[re.Match] = []
-    for mi, m in enumerate(metrics):  # "0.8626 (Spearman)"
+    for m in metrics:  # "0.8626 (Spearman)"
         hit = re.search(r"(-?\d+(?:\.\d+)?\s*%?)\s*\(\s*[\w\s-]*$", plain[: m.start()])
         if hit:
             for ni, n in enumerate(numbers):
@@ -129,12 +128,17 @@ def _line_claims(ev: Evidence, ctx: _Context, block: Block, line: str, out: list
     plain = " ".join(line.replace("\t", " ").split())
     pairs, unpaired = _pairs(plain)
     if unpaired and not pairs and _NUMBER.search(plain):
-        ev.warn("claim-ambiguous", f"a line names a correlation but no value I can pair: {clip(line.strip(), 100)!r}")
+        ev.warn(
+            "claim-ambiguous",
+            f"a line names a correlation but no value I can pair: {clip(line.strip(), 100)!r}",
+        )
     elif unpaired and pairs:
         ev.warn("claim-ambiguous", f"cannot tell which number a claim is in: {clip(line.strip(), 100)!r}")
     if not pairs:
         return
-    before = ctx.before(block)
+    # the paragraph before a list item or a code block introduces it; before a paragraph it is
+    # another statement, and only the heading is shared
+    before = ctx.before(block) if block.kind in ("item", "code") else ""
     context = f"{before}\n{block.section}"
     if names_other_benchmark(plain) or (not dataset_mentions(plain) and names_other_benchmark(context)):
         return
@@ -143,10 +147,12 @@ def _line_claims(ev: Evidence, ctx: _Context, block: Block, line: str, out: list
         raw = n.group(1) + n.group(2)
         value, decimals, problem = read_value(raw)
         if problem or value is None:
-            ev.warn("invalid-claim", f"claimed {m.group(1)} {raw} {problem}; not a claim: {clip(line.strip(), 100)!r}")
+            ev.warn(
+                "invalid-claim",
+                f"claimed {m.group(1)} {raw} {problem}; not a claim: {clip(line.strip(), 100)!r}",
+            )
             continue
         start = max(0, min(m.start(), n.start()) - 40)
-        label = plain[start : max(m.end(), n.start())]
         similarity = similarity_in(m.group(0)) or similarity_in(plain[start : m.start()]) or line_similarity
         notes: list[str] = []
         dataset, split, lang = _label_dataset(plain, label_end)
@@ -155,7 +161,9 @@ def _line_claims(ev: Evidence, ctx: _Context, block: Block, line: str, out: list
             dataset = mentions[0]
         split = split or split_in(plain) or split_in(before) or split_in(block.section)
         if dataset is None:  # "* Dataset: `sts-test-de`" above the line
-            above = "\n".join(b.text for b in ctx.doc.blocks if b.line < block.line and b.section == block.section)
+            above = "\n".join(
+                b.text for b in ctx.doc.blocks if b.line < block.line and b.section == block.section
+            )
             line_info = dataset_line(above)
             if line_info:
                 dataset, split, lang = line_info[0], split or line_info[1], lang or line_info[2]
@@ -169,9 +177,10 @@ def _line_claims(ev: Evidence, ctx: _Context, block: Block, line: str, out: list
         if split is None:
             ev.warn("claim-without-split", f"the claim {clip(line.strip(), 80)!r} names no split")
         quote = clip(line.strip(), 240) + (" [" + "; ".join(notes) + "]" if notes else "")
-        del label
         metric = Metric(m.group(1).lower(), similarity or "unspecified")
-        claim = make_claim(metric, value, dataset=dataset, split=split, language=lang, source="text", quote=quote)
+        claim = make_claim(
+            metric, value, dataset=dataset, split=split, language=lang, source="text", quote=quote
+        )
         out.append(Found(claim, decimals))
 
 
@@ -184,7 +193,7 @@ _SCORE = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?\s*%|0?\.\d{2,})(?![\w.])")
 
 
 def _unnamed_metric_claim(ev: Evidence, ctx: _Context, block: Block, line: str, out: list[Found]) -> None:
-    """"This model scores 76.9% on STS test (french)", or "87.9%" under "## STS dev (german)": an STS
+    """ "This model scores 76.9% on STS test (french)", or "87.9%" under "## STS dev (german)": an STS
     score that names no correlation is Spearman's (the STS convention), similarity unspecified."""
     text = " ".join(line.split())
     heading = block.section if text and _SCORE.fullmatch(text) else ""
@@ -201,8 +210,12 @@ def _unnamed_metric_claim(ev: Evidence, ctx: _Context, block: Block, line: str, 
     subset = _parenthesised_language(where) or ctx.only_language
     quote = f"{heading}: {text}" if heading else text
     claim = make_claim(
-        Metric("spearman", "unspecified"), value,
-        dataset=mentions[0] if mentions else None, split=split_in(where), language=subset, source="text",
+        Metric("spearman", "unspecified"),
+        value,
+        dataset=mentions[0] if mentions else None,
+        split=split_in(where),
+        language=subset,
+        source="text",
         quote=quote + " [metric not stated; Spearman, the STS convention]",
     )
     out.append(Found(claim, decimals))
@@ -223,7 +236,9 @@ def text_claims(ev: Evidence, doc: Document, only_language: str | None) -> list[
     for block in doc.blocks:
         if block.kind not in ("paragraph", "item", "heading", "code"):
             continue
-        if block.kind == "code" and (_BASELINE.search(ctx.before(block)) or "," in block.text.split("\n", 1)[0]):
+        if block.kind == "code" and (
+            _BASELINE.search(ctx.before(block)) or "," in block.text.split("\n", 1)[0]
+        ):
             continue  # the model before training; CSV blocks are read as tables
         for line in block.text.split("\n"):
             if len(out) > 2 * MAX_CLAIMS:
@@ -235,7 +250,9 @@ def text_claims(ev: Evidence, doc: Document, only_language: str | None) -> list[
                 if block.kind in ("paragraph", "item"):
                     _unnamed_metric_claim(ev, ctx, block, line, out)
                 continue
-            if block.kind == "code" and re.search(r"""(?:\w\(|^\s*(?:import|from|def|for|if|print)\b)""", line):
+            if block.kind == "code" and re.search(
+                r"""(?:\w\(|^\s*(?:import|from|def|for|if|print)\b)""", line
+            ):
                 continue  # code, not output
             _line_claims(ev, ctx, block, line, out)
     return out

@@ -10,8 +10,6 @@ apart (``spearman_max`` equal to ``spearman_cosine`` is its own claim, never com
 
 from __future__ import annotations
 
-import re
-
 from harness.card.claim_tables import table_claims
 from harness.card.claim_text import text_claims
 from harness.card.claim_words import (
@@ -110,7 +108,9 @@ def model_index_claims(ev: Evidence, meta: dict) -> list[Found]:
             if not isinstance(metrics, list):
                 continue
             numbers = [m.get("value") for m in metrics[:200] if isinstance(m, dict)]
-            percent = any(isinstance(v, int | float) and not isinstance(v, bool) and abs(v) > 1 for v in numbers)
+            percent = any(
+                isinstance(v, int | float) and not isinstance(v, bool) and abs(v) > 1 for v in numbers
+            )
             percent = percent or (mteb_percent and _is_mteb(name))
             for metric in metrics[:200]:
                 seen += 1
@@ -216,15 +216,3 @@ def read_claims(ev: Evidence, meta: dict, doc: Document, self_names: list[str]) 
     if len(claims) > MAX_CLAIMS:
         ev.warn("too-many-claims", f"the card makes {len(claims)} claims; kept the first {MAX_CLAIMS}")
     ev.claims = claims[:MAX_CLAIMS]
-
-
-def describe(claim: Claim) -> str:
-    """A claim in words, for messages: 'spearman (cosine) 0.8626 on STS-B test [de]'."""
-    parts = [f"{claim.metric} ({claim.similarity}) {claim.value:.4f}"]
-    if claim.dataset:
-        parts.append(f"on {claim.dataset}")
-    if claim.split:
-        parts.append(claim.split)
-    if claim.language:
-        parts.append(f"[{claim.language}]")
-    return re.sub(r"\s+", " ", " ".join(parts))

@@ -15,7 +15,9 @@ def crosscheck(spec: ModelSpec, model_dir: Path) -> ModelSpec:
     try:
         facts, notes, extra = model_file_facts(Path(model_dir))
     except Exception as exc:  # never a traceback for a broken folder
-        note = Finding(code="model-files-corrupt", message=f"cannot read the model folder: {clip(str(exc), 100)}")
+        note = Finding(
+            code="model-files-corrupt", message=f"cannot read the model folder: {clip(str(exc), 100)}"
+        )
         return spec.model_copy(update={"warnings": [*spec.warnings, note]})
     warnings = list(spec.warnings)
     seen = {(w.code, w.message) for w in warnings}
@@ -36,8 +38,9 @@ def crosscheck(spec: ModelSpec, model_dir: Path) -> ModelSpec:
             note(
                 Finding(
                     code=MISMATCH_CODE.get(field, f"{field}-mismatch"),
-                    message=f"the card gives {LABEL.get(field, field)} {fmt(current.value)} ({current.source}) "
-                    f"but the model files say {fmt(value)} ({source}); using the files' value",
+                    message=f"the card gives {LABEL.get(field, field)} {fmt(current.value)} "
+                    f"({current.source}) but the model files say {fmt(value)} ({source}); "
+                    "using the files' value",
                 )
             )
             update[field] = Sourced(value=value, source=source)

@@ -167,8 +167,15 @@ def read_architecture(ev: Evidence, doc: Document) -> bool:
         src = f"architecture:{kind}"
         if kind == "Transformer":
             if conf.get("max_seq_length") is not None:
-                n = as_int(conf["max_seq_length"], "max_seq_length", src, ev, 1, MAX_SEQ_LENGTH,
-                           "invalid-max-seq-length")
+                n = as_int(
+                    conf["max_seq_length"],
+                    "max_seq_length",
+                    src,
+                    ev,
+                    1,
+                    MAX_SEQ_LENGTH,
+                    "invalid-max-seq-length",
+                )
                 ev.add("max_seq_length", n, src, RANK_ARCHITECTURE)
             arch = tmodel or conf.get("architecture")
             if isinstance(arch, str) and IDENT_RE.match(arch):
@@ -186,8 +193,9 @@ def read_architecture(ev: Evidence, doc: Document) -> bool:
                 if d is not None:
                     dim, dim_src = d * max(1, n_modes), src
         elif kind == "Dense":
-            d = as_int(conf.get("out_features"), "Dense out_features", src, ev, 1, MAX_DIMENSION,
-                       "invalid-dimension")
+            d = as_int(
+                conf.get("out_features"), "Dense out_features", src, ev, 1, MAX_DIMENSION, "invalid-dimension"
+            )
             if d is not None:
                 dim, dim_src = d, src
         elif kind == "StaticEmbedding" and "embedding_dim" in conf:
@@ -198,7 +206,9 @@ def read_architecture(ev: Evidence, doc: Document) -> bool:
             normalize = True
     if dim is not None:
         ev.add("dimension", dim, dim_src, RANK_ARCHITECTURE)
-    ev.add("normalize", normalize, "architecture:Normalize" if normalize else "architecture", RANK_ARCHITECTURE)
+    ev.add(
+        "normalize", normalize, "architecture:Normalize" if normalize else "architecture", RANK_ARCHITECTURE
+    )
     return True
 
 
@@ -239,12 +249,28 @@ def read_description(ev: Evidence, doc: Document) -> None:
         low = field.lower()
         src = f"description:{field}"
         if low == "maximum sequence length":
-            got = as_int(_first_number(value), "Maximum Sequence Length", src, ev, 1, MAX_SEQ_LENGTH,
-                         "invalid-max-seq-length", text=True)
+            got = as_int(
+                _first_number(value),
+                "Maximum Sequence Length",
+                src,
+                ev,
+                1,
+                MAX_SEQ_LENGTH,
+                "invalid-max-seq-length",
+                text=True,
+            )
             ev.add("max_seq_length", got, src, RANK_DESCRIPTION)
         elif low == "output dimensionality":
-            got = as_int(_first_number(value), "Output Dimensionality", src, ev, 1, MAX_DIMENSION,
-                         "invalid-dimension", text=True)
+            got = as_int(
+                _first_number(value),
+                "Output Dimensionality",
+                src,
+                ev,
+                1,
+                MAX_DIMENSION,
+                "invalid-dimension",
+                text=True,
+            )
             ev.add("dimension", got, src, RANK_DESCRIPTION)
         elif low == "base model":
             name = value.split(" ", 1)[0] if value else ""
@@ -280,13 +306,19 @@ _POOL_WORDS = {
     "weighted_mean": "weightedmean",
     "weightedmean": "weightedmean",
 }
-_POOL_DEF = re.compile(r"def\s+_?(mean|average|avg|cls|max|last_token|lasttoken|last|eos|weighted_?mean)_?pool\w*\s*\(")
+_POOL_DEF = re.compile(
+    r"def\s+_?(mean|average|avg|cls|max|last_token|lasttoken|last|eos|weighted_?mean)_?pool\w*\s*\("
+)
 _POOL_CALL = re.compile(r"\b(?:embed\w*|encode\w*|get\w*)_(cls|mean|last_token)\s*\(")
-_CLS_INDEX = re.compile(r"(?:last_hidden_state|hidden_states?|model_output\[0\]|outputs?\[0\]|\[0\])\s*\[\s*:\s*,\s*0\s*(?:,\s*:\s*)?\]")
+_CLS_INDEX = re.compile(
+    r"(?:last_hidden_state|hidden_states?|model_output\[0\]|outputs?\[0\]|\[0\])\s*\[\s*:\s*,\s*0\s*(?:,\s*:\s*)?\]"
+)
 _POOLING_ARG = re.compile(r"""pooling_mode\s*=\s*['"](\w+)['"]""")
 _MAX_LEN_SET = re.compile(r"\.max_seq_length\s*=\s*(\d{1,7})\b|\bmax_seq_length\s*=\s*(\d{1,7})\b")
 _CLASS_LOAD = re.compile(r"\b([A-Z][A-Za-z0-9]*Model)\.from_pretrained\(")
-_SHAPE_COMMENT = re.compile(r"\.shape\)?\s*\n\s*#\s*(?:torch\.Size\()?\[?\(?\s*(?:\d+\s*,\s*)?(\d{2,6})\s*,?\s*\)?\]?\)?")
+_SHAPE_COMMENT = re.compile(
+    r"\.shape\)?\s*\n\s*#\s*(?:torch\.Size\()?\[?\(?\s*(?:\d+\s*,\s*)?(\d{2,6})\s*,?\s*\)?\]?\)?"
+)
 
 
 def _code_pooling(code: str) -> str | None:
@@ -306,7 +338,11 @@ def _code_pooling(code: str) -> str | None:
         if m.group(1).lower() in POOL_NAMES:
             return POOL_NAMES[m.group(1).lower()]
     outputs = set(re.findall(r"\b(\w+)\s*(?:,\s*\w+\s*)?=\s*\w*model\w*\(", code))
-    if _CLS_INDEX.search(code) or any(re.search(rf"\b{re.escape(v)}\[\s*\w+\s*\]\[\s*0\s*\]", code) for v in outputs):
+    if (
+        ".pooler_output" in code
+        or _CLS_INDEX.search(code)
+        or any(re.search(rf"\b{re.escape(v)}\[\s*\w+\s*\]\[\s*0\s*\]", code) for v in outputs)
+    ):
         return "cls"
     return None
 
@@ -324,7 +360,9 @@ def read_code(ev: Evidence, doc: Document, arch_found: bool) -> None:
             ev.add("max_seq_length", n, "usage:max_seq_length", RANK_SNIPPET)
             break
     classes = list(dict.fromkeys(m.group(1) for m in _CLASS_LOAD.finditer(code)))
-    classes = [c for c in classes if not c.startswith("Auto") and c not in ("PeftModel", "SentenceTransformerModel")]
+    classes = [
+        c for c in classes if not c.startswith("Auto") and c not in ("PeftModel", "SentenceTransformerModel")
+    ]
     if len(classes) == 1:
         ev.add("architecture", classes[0], "usage:from_pretrained()", RANK_PROSE_SECTION)
     m = _SHAPE_COMMENT.search(code)
@@ -347,7 +385,8 @@ _NUM = r"(\d{1,3}(?:,\d{3})+|\d{1,7})"
 _DIM_RES = (
     re.compile(rf"\b{_NUM}[- ]dim(?:ensional|ension|\.)?\b", re.IGNORECASE),
     re.compile(
-        rf"(?i)\b(?:embedding|output|vector|hidden|sentence embedding)s?[ _-]?(?:dimension(?:ality|s)?|dims?|size)"
+        r"(?i)\b(?:embedding|output|vector|hidden|sentence embedding)s?[ _-]?"
+        r"(?:dimension(?:ality|s)?|dims?|size)"
         rf"\s*(?:is|of|:|=|->|→)?\s*(?:\*\*)?{_NUM}\b(?![-.]\d)"
     ),
     re.compile(rf"(?i)\bdimension(?:ality|s)?\s*(?:is|of|:|=)\s*{_NUM}\b(?![-.]\d)"),
@@ -415,7 +454,9 @@ def read_prose(ev: Evidence, doc: Document) -> None:
         if m and classify_model_id(m.group(1))[0] in ("ok", "local"):
             ev.add("base_model", m.group(1), "prose:title", RANK_PROSE)
     losses = []
-    for m in re.finditer(r"sentence_transformers\.losses\.(?:\w+\.)*?(\w*Loss)\b|Loss:\s*\[?<code>(\w+)</code>", raw):
+    for m in re.finditer(
+        r"sentence_transformers\.losses\.(?:\w+\.)*?(\w*Loss)\b|Loss:\s*\[?<code>(\w+)</code>", raw
+    ):
         name = m.group(1) or m.group(2)
         if name and name not in losses:
             losses.append(name)

@@ -42,7 +42,9 @@ class CardLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 CardLoader.yaml_implicit_resolvers = {
     k: [r for r in v if r[0] != _BOOL_TAG] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-CardLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+CardLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, str | None]:

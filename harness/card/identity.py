@@ -19,6 +19,7 @@ import functools
 import re
 from typing import Any
 
+from harness import languages as vocab
 from harness.card.evidence import (
     RANK_DESCRIPTION,
     RANK_INFERRED,
@@ -34,7 +35,6 @@ from harness.card.fields import description_items
 from harness.card.frontmatter import str_list
 from harness.card.ids import classify_model_id
 from harness.card.markdown import Document
-from harness import languages as vocab
 
 _STOCK_SENTENCES = {
     "this is an example sentence",
@@ -49,14 +49,26 @@ _STOCK_SENTENCES = {
 }
 _Q = r"""(['"])(.{0,300}?)\1"""
 _SNIPPETS = (
-    (re.compile(rf"SentenceTransformer\(\s*(?:model_name_or_path\s*=\s*)?{_Q}"), "usage:SentenceTransformer()",
-     RANK_SNIPPET),
-    (re.compile(rf"\.from_pretrained\(\s*(?:pretrained_model_name_or_path\s*=\s*)?{_Q}"),
-     "usage:from_pretrained()", RANK_SNIPPET_LOW),
-    (re.compile(rf"\bmodels\.Transformer\(\s*(?:model_name_or_path\s*=\s*)?{_Q}"),
-     "usage:models.Transformer()", RANK_SNIPPET_LOW),
-    (re.compile(rf"(?i)\b(?:\w*model_name\w*|\w*model_id|model_path|repo_id|model)\s*=\s*{_Q}"),
-     "usage:model name", RANK_SNIPPET_LOW),
+    (
+        re.compile(rf"SentenceTransformer\(\s*(?:model_name_or_path\s*=\s*)?{_Q}"),
+        "usage:SentenceTransformer()",
+        RANK_SNIPPET,
+    ),
+    (
+        re.compile(rf"\.from_pretrained\(\s*(?:pretrained_model_name_or_path\s*=\s*)?{_Q}"),
+        "usage:from_pretrained()",
+        RANK_SNIPPET_LOW,
+    ),
+    (
+        re.compile(rf"\bmodels\.Transformer\(\s*(?:model_name_or_path\s*=\s*)?{_Q}"),
+        "usage:models.Transformer()",
+        RANK_SNIPPET_LOW,
+    ),
+    (
+        re.compile(rf"(?i)\b(?:\w*model_name\w*|\w*model_id|model_path|repo_id|model)\s*=\s*{_Q}"),
+        "usage:model name",
+        RANK_SNIPPET_LOW,
+    ),
 )
 _HUB_LINK = re.compile(
     r"^(?:https?://huggingface\.co)?/?([A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95})/?(?:#.*)?$"
@@ -76,17 +88,22 @@ def read_title(ev: Evidence, doc: Document) -> None:
     title = title_block.text
     raw = doc.source_lines[title_block.line] if title_block.line < len(doc.source_lines) else title
     if re.search(r"<[A-Za-z/!][^>]*>", raw):
-        ev.warn("html-in-name", f"the card title contains HTML markup: {clip(raw.lstrip('# '), 80)!r}; stripped it")
+        ev.warn(
+            "html-in-name",
+            f"the card title contains HTML markup: {clip(raw.lstrip('# '), 80)!r}; stripped it",
+        )
         title = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", raw.lstrip("# "))
         title = re.sub(r"<[^>]*>", "", title)
     title = re.sub(r"[\x00-\x1f\x7f]", "", title).strip().strip("#").strip()
     if re.search(r"\{\{?\s*[A-Z_][A-Z0-9_ ]*\s*\}?\}", title):
-        ev.warn("unfilled-template", f"the card title {clip(title, 60)!r} is an unfilled template placeholder")
+        ev.warn(
+            "unfilled-template", f"the card title {clip(title, 60)!r} is an unfilled template placeholder"
+        )
         return
     ev.name = clip(title, 200) or None
 
 
-def _self_names(ev: Evidence, meta: dict) -> list[str]:
+def self_names(ev: Evidence, meta: dict) -> list[str]:
     """The names the card gives itself: its title and its model-index names."""
     names = []
     if ev.name:
@@ -125,7 +142,7 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
         scope = body if where == "usage:SentenceTransformer()" else "\n".join(b.text for b in doc.code)
         found.extend((m.group(2).strip(), where, rank) for m in regex.finditer(scope))
     snippet_ids = [(v, w, r) for v, w, r in found if classify_model_id(v)[0] == "ok"]
-    names = _self_names(ev, meta)
+    names = self_names(ev, meta)
     keys = [_key(n) for n in names if classify_model_id(n)[0] != "placeholder"]
     others: list[tuple[str, str, int]] = []
     named: list[tuple[str, str, int]] = []  # ids the card's own names spell out: "# Model card for org/name"
@@ -136,7 +153,11 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
     for block in doc.blocks:
         for href in block.links:
             m = _HUB_LINK.match(href.strip())
-            if m and m.group(1).split("/", 1)[0].lower() not in _NOT_MODEL_PAGES and "." not in m.group(1)[-6:]:
+            if (
+                m
+                and m.group(1).split("/", 1)[0].lower() not in _NOT_MODEL_PAGES
+                and "." not in m.group(1)[-6:]
+            ):
                 others.append((m.group(1), "link", RANK_PROSE))
     candidates = [*snippet_ids, *others]
 
@@ -169,9 +190,14 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
         kind, why = classify_model_id(value)
         shown = repr(clip(value, 60))
         if kind == "unsafe":
-            ev.warn("unsafe-model-id", f"the usage snippet loads {shown} ({where}): {why}; not used as the model id")
+            ev.warn(
+                "unsafe-model-id",
+                f"the usage snippet loads {shown} ({where}): {why}; not used as the model id",
+            )
         elif kind in ("placeholder", "local") and not snippet_ids and where != "usage:model name":
-            ev.warn("placeholder-model-id", f"the usage snippet loads {shown} ({where}): {why}; model id unknown")
+            ev.warn(
+                "placeholder-model-id", f"the usage snippet loads {shown} ({where}): {why}; model id unknown"
+            )
     loads = re.compile(r"(?:SentenceTransformer|from_pretrained)\(\s*[^\s()]")
     named_others = others or any(loads.search(b.text) for b in doc.code)
     if not chosen and named_others and not any(w.code.endswith("model-id") for w in ev.warnings):
@@ -244,8 +270,9 @@ def infer_language(sentences: list[str]) -> tuple[str | None, float, float]:
 
 
 def read_languages(ev: Evidence, meta: dict, doc: Document) -> None:
-    if "language" in meta:
-        got = vocab.read_languages(meta["language"])
+    if "language" in meta or "language_bcp47" in meta:  # the Hub's two keys: ISO codes, BCP-47 tags
+        values = [meta.get("language") or [], meta.get("language_bcp47") or []]
+        got = vocab.read_languages([x for v in values for x in (v if isinstance(v, list) else [v])])
         for item in got.invalid:
             ev.warn("invalid-language", f"YAML language {fmt(item)} is not a language code; ignored")
         if got.codes:
@@ -268,10 +295,11 @@ def read_languages(ev: Evidence, meta: dict, doc: Document) -> None:
     code, conf, agree = infer_language([s for s, _ in sentences])
     if code:
         wheres = sorted({w for _, w in sentences})
-        ev.add("languages", [code], "inferred:" + "+".join(w.replace(" ", "-") for w in wheres), RANK_INFERRED)
+        ev.add(
+            "languages", [code], "inferred:" + "+".join(w.replace(" ", "-") for w in wheres), RANK_INFERRED
+        )
         ev.warn(
             "inferred-language",
             f"the card declares no language; inferred {code!r} (confidence {conf:.2f}; {agree:.0%} of "
             f"the sentences alone agree) from its {len(sentences)} example sentences ({', '.join(wheres)})",
         )
-

@@ -82,6 +82,11 @@ class Document:
     def prose_lines(self) -> list[str]:
         return [line for b in self.prose for line in b.text.split("\n")]
 
+    def text_before(self, line: int) -> str:
+        """The paragraph or list item just before a line: the caption of a table or code block."""
+        prev = [b for b in self.blocks if b.line < line and b.kind in ("paragraph", "item")]
+        return prev[-1].text if prev else ""
+
     def source_without_code(self) -> str:
         """The Markdown source with code blocks blanked (line numbers kept)."""
         lines = list(self.source_lines)
@@ -216,8 +221,13 @@ def _html_tables(content: str, line: int, section: str, caption: str) -> list[Ta
     except Exception:  # a broken HTML block is not a table
         return []
     return [
-        Table(header=tuple(rows[0]), rows=tuple(tuple(r) for r in rows[1:]), line=line, section=section,
-              caption=caption)
+        Table(
+            header=tuple(rows[0]),
+            rows=tuple(tuple(r) for r in rows[1:]),
+            line=line,
+            section=section,
+            caption=caption,
+        )
         for rows in parser.tables
         if len(rows) >= 2
     ]

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.card import claims, fields, identity, markdown
+from harness.card import claims, fields, identity, markdown, rows
 from harness.card.crosscheck import crosscheck
 from harness.card.evidence import OVERRIDE_SOURCE, RANK_OVERRIDE, Evidence, clip, fmt
 from harness.card.frontmatter import load_yaml, split_front_matter
@@ -127,19 +127,16 @@ def _parse(ev: Evidence, text_or_bytes: Any, key: str | None, overrides: dict | 
     fields.read_code(ev, doc, arch_found)
     fields.read_prose(ev, doc)
     identity.read_languages(ev, meta, doc)
-    claims.read_claims(ev, meta, doc, _self_names(ev, meta))
+    names = _self_names(ev, meta)
+    rows.read_table_facts(ev, doc, names)
+    claims.read_claims(ev, meta, doc, names)
     return _finish(ev, key, overrides)
 
 
 def _self_names(ev: Evidence, meta: dict) -> list[str]:
+    """The names that identify this model in tables: its best model id, then its own names."""
     ids = sorted(ev.cands.get("model_id", []), key=lambda c: -c.rank)
-    names = [c.value for c in ids[:1]]
-    index = meta.get("model-index")
-    if isinstance(index, list):
-        names += [e["name"] for e in index[:5] if isinstance(e, dict) and isinstance(e.get("name"), str)]
-    if ev.name:
-        names.append(ev.name)
-    return names
+    return [c.value for c in ids[:1]] + identity.self_names(ev, meta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,7 +163,9 @@ def _apply_overrides(ev: Evidence, overrides: Any) -> None:
         elif k == "languages":
             got = read_languages(v)
             for x in got.invalid:
-                ev.warn("invalid-language", f"registry.toml language {fmt(x)} is not a language code; ignored")
+                ev.warn(
+                    "invalid-language", f"registry.toml language {fmt(x)} is not a language code; ignored"
+                )
             if got.codes:
                 ev.add("languages", list(got.codes), OVERRIDE_SOURCE, RANK_OVERRIDE)
             if got.multilingual:
@@ -219,10 +218,6 @@ def _finish(ev: Evidence, key: str | None, overrides: Any) -> ModelSpec:
         language_source = "inferred"
     else:
         language_source = "card"
-    if ev.multilingual:  # until ModelSpec carries the flag: the old spelling, last in the list
-        resolved["languages"] = langs.model_copy(
-            update={"value": [*(langs.value or []), "multilingual"], "source": langs.source or ev.multilingual}
-        )
     if resolved["license"].value is None and not ev.errors:
         ev.warn("missing-license", "the card states no license")
     key_value, key_error = safe_key(key, resolved["model_id"].value, ev.source)
@@ -231,6 +226,7 @@ def _finish(ev: Evidence, key: str | None, overrides: Any) -> ModelSpec:
         key=key_value,
         source=ev.source,
         language_source=language_source,
+        multilingual=ev.multilingual is not None,
         name=ev.name,
         claims=ev.claims,
         warnings=ev.findings(),

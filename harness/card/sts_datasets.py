@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from harness.languages import normalize_language
+
 # normalised name (lower-case alphanumerics) -> MTEB task name
 MTEB_TASK_KEYS: dict[str, str] = {
     "stsb": "STSBenchmark",
@@ -95,14 +97,30 @@ AGGREGATE_KEYS = frozenset({"avg", "average", "mean", "overall", "total"})
 _SPLIT_WORDS = frozenset({"test", "dev", "validation", "val", "train", "eval"})
 
 
-_FILLER_WORDS = frozenset({"sts", "mt", "data", "dataset", "datasets", "set", "benchmark", "task", "translated",
-                           "crosslingual", "multilingual", "human", "results", "eval", "evaluation", "split"})
+_FILLER_WORDS = frozenset(
+    {
+        "sts",
+        "mt",
+        "data",
+        "dataset",
+        "datasets",
+        "set",
+        "benchmark",
+        "task",
+        "translated",
+        "crosslingual",
+        "multilingual",
+        "human",
+        "results",
+        "eval",
+        "evaluation",
+        "split",
+    }
+)
 
 
 def _filler(token: str) -> bool:
     """A word that may stand beside a dataset's name: a split, a language, a version, "dataset"."""
-    from harness.languages import normalize_language
-
     return (
         token in _SPLIT_WORDS
         or token in _FILLER_WORDS
@@ -190,4 +208,3 @@ def names_other_benchmark(text: str) -> bool:
     """Whether text names a non-STS benchmark (SummEval, XNLI) and no STS dataset."""
     tokens = re.findall(r"[A-Za-z][\w./-]*\w", text)
     return any(sts_dataset(t).is_sts is False for t in tokens) and not dataset_mentions(text)
-

@@ -80,7 +80,9 @@ def decode(data: bytes, ev: Evidence) -> str | None:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        ev.warn("non-utf8-encoding", f"the card is not valid UTF-8 (byte {where}); decoded it as {enc.upper()}")
+        ev.warn(
+            "non-utf8-encoding", f"the card is not valid UTF-8 (byte {where}); decoded it as {enc.upper()}"
+        )
         return text
     return None  # pragma: no cover - latin-1 decodes any bytes
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import re
@@ -18,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import EncodeError, ModelLoadError, RemoteCodeRefused
-from harness.model_files import irregular_files, open_regular, read_modules, safetensors_shapes
+from harness.model_files import (
+    irregular_files,
+    open_regular,
+    read_modules,
+    remote_code_reason,
+    safetensors_shapes,
+)
 from harness.records import DType
 
 log = logging.getLogger("harness.encode")
@@ -143,37 +148,6 @@ def weights_revision(model_dir: Path) -> str:
     return "local-" + h.hexdigest()[:12]
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"cannot read {path}: {exc}") from exc
-
-
-def _remote_code_reason(model_dir: Path) -> str | None:
-    """Why loading this folder would run the folder's own code, or None."""
-    modules = _read_json(model_dir / "modules.json")
-    module_dirs = [model_dir]
-    if isinstance(modules, list):
-        for entry in modules:
-            if not isinstance(entry, dict):
-                continue
-            kind = str(entry.get("type", ""))
-            if kind and not kind.startswith("sentence_transformers."):
-                return f"modules.json uses the custom module class {kind!r}"
-            if entry.get("path"):
-                module_dirs.append(model_dir / str(entry["path"]))
-    for d in module_dirs:
-        for name in ("config.json", "tokenizer_config.json"):
-            cfg = _read_json(d / name)
-            if isinstance(cfg, dict) and cfg.get("auto_map"):
-                rel = (d / name).relative_to(model_dir).as_posix()
-                return f"{rel} has an auto_map pointing at custom code"
-    return None
-
-
 def _check_safetensors(path: Path) -> None:
     """The header parses, the file is as long as it says, and it holds tensors."""
     try:
@@ -210,12 +184,13 @@ def _preflight(model_dir: Path, trust_remote_code: bool) -> None:
     if irregular:
         more = f" (and {len(irregular) - 1} more)" if len(irregular) > 1 else ""
         raise ModelLoadError(f"{model_dir}: {irregular[0]}{more}; not read")
-    if not trust_remote_code:
-        reason = _remote_code_reason(model_dir)
-        if reason:
-            raise RemoteCodeRefused(
-                f"{model_dir} wants to run its own code ({reason}); pass --trust-remote-code to allow it"
-            )
+    reason, problems = remote_code_reason(model_dir)  # the one modules.json / auto_map reader
+    if problems:
+        raise ModelLoadError(f"{model_dir}: {problems[0]}")
+    if reason and not trust_remote_code:
+        raise RemoteCodeRefused(
+            f"{model_dir} wants to run its own code ({reason}); pass --trust-remote-code to allow it"
+        )
     if not (model_dir / "modules.json").is_file():
         if not (model_dir / "config.json").is_file():
             raise ModelLoadError(

@@ -13,6 +13,9 @@ from harness.report.page import LanguagePage, Row
 from harness.report.words import f2
 
 _COLORS = {"leader": "#1a7f5a", "tied": "#3c9ab2", "other": "#7b8794", "task": "#c2410c"}
+# Models drawn one by one (and labelled); the rest of a large page is summarised.
+CHART_TOP = 30
+SPEED_LABELS = 12  # models labelled in the speed chart (the others are dots)
 
 
 def _svg(fig: Any, prefix: str) -> Markup:
@@ -70,17 +73,27 @@ def _color(row: Row) -> str:
 
 
 def score_chart(page: LanguagePage) -> Markup | None:
-    """Average score with its 95% interval per model (and single-task marks when there are several)."""
+    """Average score with its 95% interval per model (and single-task marks when there are several).
+
+    A page with more than ``CHART_TOP`` models shows its top ones this way and, below them, how
+    the averages of all its models are distributed.
+    """
     if not page.rows:
         return None
     from matplotlib.figure import Figure
 
-    rows = page.rows
+    rows = page.rows[:CHART_TOP]
+    rest = len(page.rows) > CHART_TOP
     multi = len(page.units) > 1
     with _chart_context(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig = Figure(figsize=(9.0, 1.0 + 0.45 * len(rows)))
-        ax = fig.add_subplot()
+        fig = Figure(figsize=(9.0, 1.0 + 0.45 * len(rows) + (2.2 if rest else 0.0)))
+        if rest:
+            ax, dist = fig.subplots(
+                2, 1, gridspec_kw={"height_ratios": [0.45 * len(rows), 1.6], "hspace": 0.12}
+            )
+        else:
+            ax = fig.add_subplot()
         ys = list(range(len(rows)))[::-1]
         markers = "sD^v<>ph"
         for y, row in zip(ys, rows, strict=True):
@@ -130,6 +143,8 @@ def score_chart(page: LanguagePage) -> Markup | None:
         ax.set_yticks(ys, [_short(f"{r.rank}. {r.model.name}") for r in rows])
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel("average cosine Spearman ×100, with 95% interval")
+        if rest:
+            _distribution(dist, page)
         ax.grid(axis="x", color="#e4e7eb", lw=0.8)
         ax.set_axisbelow(True)
         if multi:
@@ -145,8 +160,53 @@ def score_chart(page: LanguagePage) -> Markup | None:
         return _svg(fig, f"score-{page.lang}")
 
 
+def _distribution(ax: Any, page: LanguagePage) -> None:
+    """Histogram of every model's average, stacked by tie state, with the charted top marked."""
+    groups = [("leader", "leader"), ("tied", "tied with the leader"), ("other", "the others")]
+    values = [
+        [r.average for r in page.rows if (r.tie if r.tie in ("leader", "tied") else "other") == g]
+        for g, _ in groups
+    ]
+    averages = [r.average for r in page.rows]
+    bins = list(_bins(min(averages), max(averages)))
+    kept = [(v, _COLORS[g], label) for v, (g, label) in zip(values, groups, strict=True) if v]
+    ax.hist(
+        [v for v, _, _ in kept],
+        bins=bins,
+        stacked=True,
+        color=[c for _, c, _ in kept],
+        label=[f"{lbl} ({len(v)})" for v, _, lbl in kept],
+    )
+    cut = page.rows[CHART_TOP - 1].average
+    ax.axvline(cut, color="#1f2933", lw=1, ls="--")
+    ax.annotate(
+        f"top {CHART_TOP} →",
+        (cut, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(-4, -12),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8.5,
+    )
+    ax.set_xlabel(f"average cosine Spearman ×100 of all {len(page.rows)} models")
+    ax.set_ylabel("models")
+    ax.legend(fontsize=8.5, frameon=False, loc="upper left")
+    ax.grid(axis="y", color="#e4e7eb", lw=0.8)
+    ax.set_axisbelow(True)
+
+
+def _bins(lo: float, hi: float, width: float = 0.5) -> list[float]:
+    """Bin edges every `width` points covering [lo, hi]."""
+    start = width * (lo // width)
+    return [start + width * i for i in range(int((hi - start) // width) + 2)]
+
+
 def speed_chart(page: LanguagePage) -> Markup | None:
-    """Average score against sentences per second (log scale)."""
+    """Average score against sentences per second (log scale).
+
+    On a page with more than ``CHART_TOP`` models only the top ``SPEED_LABELS`` are labelled;
+    the others are dots.
+    """
     points = [
         (r, r.speed.sentences_per_second)
         for r in page.rows
@@ -161,9 +221,24 @@ def speed_chart(page: LanguagePage) -> Markup | None:
         warnings.simplefilter("ignore")
         fig = Figure(figsize=(11.0, 4.4))
         ax = fig.add_subplot()
-        ordered = sorted(points, key=lambda p: (p[1], p[0].rank))
+        labelled = SPEED_LABELS if len(page.rows) > CHART_TOP else CHART_TOP
+        top = [p for p in points if p[0].rank <= labelled]
+        rest = [p for p in points if p[0].rank > labelled]
+        if rest:
+            ax.plot(
+                [p[1] for p in rest],
+                [p[0].average for p in rest],
+                "o",
+                color=_COLORS["other"],
+                alpha=0.35,
+                markersize=4,
+                zorder=1,
+                label=f"{len(rest)} more models",
+            )
+            ax.legend(fontsize=8.5, frameon=False, loc="lower left")
+        ordered = sorted(top, key=lambda p: (p[1], p[0].rank))
         below = {id(row) for i, (row, _) in enumerate(ordered) if i % 2 == 1}
-        for row, rate in points:
+        for row, rate in top:
             color = _color(row)
             if row.average_ci:
                 ax.plot([rate, rate], list(row.average_ci), color=color, lw=2, alpha=0.45, zorder=2)

@@ -17,9 +17,13 @@ A claim is checked against a stored successful run of the same model when
    ``stsbenchmark``) to a set containing the task. A generic name (``sts``) maps to every
    task run for the language.
 
-The metric is ``cosine_spearman`` for a Spearman claim and ``cosine_pearson`` for a
-Pearson claim (``<similarity>_<metric>`` when the claim names another similarity and
-the run stored it). The claim is flagged when it lies outside the run's 95% interval
+A claim is compared only like with like: the same correlation of the same similarity
+function. A cosine claim, or one that names no similarity (cosine is what STS evaluations
+report), is compared with ``cosine_spearman`` / ``cosine_pearson``; a Manhattan, Euclidean or
+dot-product claim with the run's ``manhattan_spearman`` etc. when the run stored it, and is
+otherwise listed as not compared (never against a cosine score); a ``*_max`` claim (the best of
+several similarity functions) is never compared. The claim's MTEB task (read from the card)
+matches a task of that name. The claim is flagged when it lies outside the run's 95% interval
 (the stored interval belongs to the main score, cosine Spearman; Pearson claims show the
 difference without a flag). Claims that match nothing are listed as not checked, with why.
 """
@@ -29,8 +33,9 @@ from __future__ import annotations
 import re
 
 from harness.evaluate import MAIN_METRIC, finite, stored_ci
+from harness.languages import language_key, split_key
 from harness.records import Claim, ModelSpec, RunRecord
-from harness.report.lang import normalize_language, spec_covers, spec_languages
+from harness.report.lang import spec_covers, spec_languages
 from harness.report.page import ClaimRow, ModelInfo, Unit
 from harness.report.words import LANGUAGE_NAMES
 
@@ -129,17 +134,20 @@ def normalize_split(split: str | None) -> str:
 
 def _claim_language(claim: Claim, spec: ModelSpec) -> str | None:
     if claim.language:
-        return normalize_language(claim.language)
-    langs = [x for x in spec_languages(spec) if x != "multilingual"]
-    return langs[0] if len(langs) == 1 and "multilingual" not in spec_languages(spec) else None
+        return language_key(split_key(claim.language))
+    langs = spec_languages(spec)
+    return langs[0] if len(langs) == 1 and not spec.multilingual else None
 
 
-def _metric_key(claim: Claim, run: RunRecord) -> str:
-    sim = (claim.similarity or "cosine").strip().lower()
-    key = f"{sim}_{claim.metric}"
-    if key in run.scores:
-        return key
-    return f"cosine_{claim.metric}"
+def _metric_key(claim: Claim) -> str:
+    """The run's score that is like the claim: the same correlation of the same similarity."""
+    sim = "cosine" if claim.similarity == "unspecified" else claim.similarity
+    return f"{sim}_{claim.metric}"
+
+
+NOT_COMPARABLE = (
+    "not compared: a 'max' score is the best of several similarity functions, not one score we measure"
+)
 
 
 def check_claims(
@@ -165,17 +173,20 @@ def check_claims(
             continue
         if claim_lang != lang:
             continue
+        if claim.similarity == "max":
+            rows.append(ClaimRow(info, claim, claimed, reason=NOT_COMPARABLE))
+            continue
         if claim.dataset:
             datasets, note = [claim.dataset], ""
         else:
             datasets = list(spec.datasets.value or [])
             note = "dataset from the card's datasets list" if datasets else ""
-        split = normalize_split(claim.split)
+        split, ds = normalize_split(claim.split), datasets
         matched = [
             (unit, run)
             for unit, run in sorted(ok_cells.items())
             if normalize_split(unit.split) == split
-            and any(claim_dataset_matches(ds, unit.task, lang) for ds in datasets)
+            and (claim.mteb_task == unit.task or any(claim_dataset_matches(d, unit.task, lang) for d in ds))
         ]
         if not matched:
             if not ok_cells:
@@ -187,20 +198,17 @@ def check_claims(
             rows.append(ClaimRow(info, claim, claimed, reason=reason, dataset_note=note))
             continue
         for unit, run in matched:
-            metric = _metric_key(claim, run)
+            metric = _metric_key(claim)
             value = finite(run.scores.get(metric))
             if value is None:
-                rows.append(
-                    ClaimRow(
-                        info,
-                        claim,
-                        claimed,
-                        unit=unit,
-                        metric=metric,
-                        reason=f"not checked: the run stored no {metric}",
-                        dataset_note=note,
+                why = f"not checked: the run stored no {metric}"
+                if not metric.startswith("cosine_"):
+                    why = (
+                        f"not compared: the claim is on {claim.similarity} similarity and the run stored no "
+                        f"{metric}; a cosine score is not like with like"
                     )
-                )
+                row = ClaimRow(info, claim, claimed, unit=unit, metric=metric, reason=why, dataset_note=note)
+                rows.append(row)
                 continue
             ci = stored_ci(run) if metric == MAIN_METRIC else None
             outside = None if ci is None else not (ci[0] <= claim.value <= ci[1])

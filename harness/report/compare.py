@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.evaluate import MAIN_METRIC, PairedTest, finite, paired_bootstrap, paired_test, stored_ci
+from harness.published import PublishedError, PublishedMatch, PublishedScores, open_published
 from harness.records import ModelSpec
 from harness.report.lang import report_languages, run_language
 from harness.report.page import CardAudit, ModelInfo, Speed, Unit
@@ -98,6 +99,7 @@ class Comparison:
     b: Side
     lang: str | None
     tasks: list[TaskComparison]
+    published: list[tuple[str, Unit, PublishedMatch]] = field(default_factory=list)  # ("A"/"B", task, match)
 
     def overall(self) -> str:
         n = len(self.tasks)
@@ -179,6 +181,7 @@ def compare_models(
     specs: Sequence[ModelSpec],
     lang: str | None,
     bootstrap: Callable[..., dict[str, Any]] | PairedTests | None,
+    published: PublishedScores | None = None,
 ) -> Comparison:
     by_key = {s.key: s for s in specs}
     recs_a = _ok_records(key_a, results, lang)
@@ -209,7 +212,37 @@ def compare_models(
         shared = [recs[t.unit].run for t in tasks] or [s.run for s in recs.values()]
         return Side(info, speed_of(shared), card_audit(info))
 
-    return Comparison(side(key_a, recs_a), side(key_b, recs_b), lang, tasks)
+    matches: list[tuple[str, Unit, PublishedMatch]] = []
+    if published is not None:
+        for t in tasks:
+            for label, recs in (("A", recs_a), ("B", recs_b)):
+                found = published.match(recs[t.unit])
+                if found is not None:
+                    matches.append((label, t.unit, found))
+    return Comparison(side(key_a, recs_a), side(key_b, recs_b), lang, tasks, matches)
+
+
+def _published_rows(cmp: Comparison) -> list[tuple[str, ...]]:
+    """(task, model, measured, MTEB published, difference, check) per published match, as text."""
+    rows = []
+    for label, unit, m in cmp.published:
+        ci = None if m.ours_ci is None else (m.ours_ci[0] * 100, m.ours_ci[1] * 100)
+        check = {True: "within our 95% interval", False: "outside our 95% interval"}.get(
+            m.within_ci, "no interval"
+        )
+        if m.revision_note:
+            check += f"; {m.revision_note}"
+        rows.append(
+            (
+                unit.label,
+                label,
+                f"{f2(m.ours * 100)} {interval(ci)}",
+                f2(m.published.score * 100),
+                signed(m.difference * 100),
+                check,
+            )
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------------------
@@ -281,6 +314,7 @@ def render_markdown(cmp: Comparison) -> str:
         "Scores are cosine Spearman ×100 with 95% intervals. A task verdict needs p < 0.05 and a 95% "
         "interval of the difference that excludes 0 (paired bootstrap on the same pairs, 1000 resamples).",
         "",
+        *_published_markdown(cmp),
         "## Speed",
         "",
         "| | A | B |",
@@ -294,6 +328,22 @@ def render_markdown(cmp: Comparison) -> str:
         *[f"| {md(k)} | {md(a)} | {md(b)} |" for k, a, b in _card_rows(cmp)],
     ]
     return "\n".join(lines) + "\n"
+
+
+def _published_markdown(cmp: Comparison) -> list[str]:
+    if not cmp.published:
+        return []
+    return [
+        "## MTEB published",
+        "",
+        "| Task | Model | Measured | MTEB published | Difference | Check |",
+        "|---|---|---:|---:|---:|---|",
+        *[
+            f"| {md_escape(task)} | {who} | {ours} | {theirs} | {diff} | {md_escape(check)} |"
+            for task, who, ours, theirs, diff, check in _published_rows(cmp)
+        ],
+        "",
+    ]
 
 
 def render_text(cmp: Comparison, file: Any = None) -> None:
@@ -337,6 +387,13 @@ def render_text(cmp: Comparison, file: Any = None) -> None:
     console.print(table)
     console.print(Text("Is A really better than B? ", style="bold") + Text(p(cmp.overall())))
     console.print()
+    if cmp.published:
+        pub = Table(title=Text("MTEB published (×100); difference = measured − published"))
+        for col in ("Task", "Model", "Measured", "MTEB published", "Difference", "Check"):
+            pub.add_column(col, overflow="fold")
+        for row in _published_rows(cmp):
+            pub.add_row(*(Text(p(c)) for c in row))
+        console.print(pub)
     for title, rows in (("Speed", _speed_rows(cmp)), ("Card facts", _card_rows(cmp))):
         side_table = Table(title=Text(title))
         side_table.add_column("")
@@ -354,10 +411,16 @@ def compare_command(
     registry_dir: Path | None,
     lang: str | None,
     as_markdown: bool,
+    mteb_results: Path | None = None,
 ) -> int:
     """`harness compare`: 0 on success, 1 when the models share no task, 2 on a bad request."""
     errors: list[str] = []
     results = load_results(Path(results_dir), errors)
+    try:
+        published = open_published(mteb_results, errors)
+    except PublishedError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
     try:
         specs = load_specs(registry_dir)
     except Exception as exc:
@@ -382,7 +445,7 @@ def compare_command(
     for err in errors:
         print(f"warning: {err}", file=sys.stderr)
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
-    cmp = compare_models(key_a, key_b, results, specs, page_lang, tests)
+    cmp = compare_models(key_a, key_b, results, specs, page_lang, tests, published)
     tests.close()
     if not cmp.tasks:
         where = f" in {language_name(page_lang)}" if page_lang else ""

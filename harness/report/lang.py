@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from functools import cache
 
+from harness.languages import normalize_language
 from harness.records import ModelSpec, RunRecord
 from harness.store import StoredResult
 
-_ISO = re.compile(r"^[a-z]{2,3}$")
 PAGE_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[a-z]{2,3})*$")
-
-
-@cache
-def normalize_language(code: str | None) -> str | None:
-    """ISO 639-1 code (or 639-3 when there is none) of an MTEB code like ``deu-Latn`` or ``de``."""
-    if not code or not code.strip():
-        return None
-    import langcodes
-
-    text = code.strip().replace("_", "-")
-    try:
-        lang = langcodes.Language.get(text).prefer_macrolanguage()
-    except (ValueError, LookupError):
-        return None
-    value = (lang.language or "").lower()
-    if not _ISO.match(value) or value == "und":
-        return None
-    return value
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
@@ -48,22 +29,13 @@ def run_language(run: RunRecord) -> str:
 
 
 def spec_languages(spec: ModelSpec) -> list[str]:
-    langs = []
-    for raw in spec.language_list:
-        if raw.strip().lower() == "multilingual":
-            langs.append("multilingual")
-        else:
-            code = normalize_language(raw)
-            if code:
-                langs.append(code)
-    return dedupe(langs)
+    """The card's declared languages (without the multilingual flag), in the one vocabulary."""
+    return dedupe(c for c in (normalize_language(x) for x in spec.language_list) if c)
 
 
 def spec_covers(spec: ModelSpec, lang: str) -> bool:
-    langs = spec_languages(spec)
-    if "multilingual" in langs:
-        return True
-    return all(part in langs for part in lang.split("-"))
+    """The runner's rule, the same function (harness.languages.covers via ModelSpec.covers)."""
+    return spec.covers(lang)
 
 
 def report_languages(results: Sequence[StoredResult], languages: Sequence[str] | None) -> list[str]:

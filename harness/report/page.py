@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from markupsafe import Markup
 
@@ -147,6 +148,7 @@ class LanguagePage:
     commits: list[str]
     charts: dict[str, Markup] = field(default_factory=dict)
     tie_methods: list[str] = field(default_factory=list)
+    published: list[Any] = field(default_factory=list)  # harness.published.PublishedRow (--mteb-results)
 
     @property
     def leader(self) -> Row | None:

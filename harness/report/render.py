@@ -20,8 +20,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from harness.evaluate import paired_bootstrap
+from harness.published import PublishedError, PublishedScores, open_published, published_rows
 from harness.records import ModelSpec
-from harness.report.charts import score_chart, speed_chart
+from harness.report.charts import CHART_TOP, SPEED_LABELS, score_chart, speed_chart
+from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets
 from harness.report.lang import report_languages
 from harness.report.page import LanguagePage, ModelInfo
 from harness.report.paired import PairedTests
@@ -39,7 +41,7 @@ from harness.report.words import (
     plain,
     signed,
 )
-from harness.store import load_results
+from harness.store import atomic_write_text, load_results
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -64,7 +66,16 @@ def template_env() -> Environment:
         plain=plain,
         breakable=breakable,
     )
-    env.globals.update(language_name=language_name, warning_text=WARNING_TEXT)
+    env.globals.update(
+        language_name=language_name,
+        warning_text=WARNING_TEXT,
+        filterable=filterable,
+        filter_choices=filter_choices,
+        row_facets=row_facets,
+        NAMED_MAX=NAMED_MAX,
+        CHART_TOP=CHART_TOP,
+        SPEED_LABELS=SPEED_LABELS,
+    )
     return env
 
 
@@ -139,10 +150,13 @@ def render_index(
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    if not path.exists() or path.read_bytes() != data:
-        path.write_bytes(data)
+    """Write a report atomically (a full disk leaves the previous page, never half of one)."""
+    try:
+        unchanged = path.is_file() and path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        atomic_write_text(path, text, what="report")
     return path
 
 
@@ -153,8 +167,12 @@ def build_reports(
     languages: list[str] | None = None,
     *,
     load_errors: list[str] | None = None,
+    published: PublishedScores | None = None,
 ) -> list[Path]:
     """Write ``<lang>.html`` and ``<lang>.md`` per language and ``index.html`` (returned last).
+
+    ``published``: MTEB's published scores (``--mteb-results``), shown beside ours where they
+    match; without it the pages say nothing about them.
 
     Reads `results_dir` and `specs` only; the same inputs give byte-identical files. The one
     write beside the results is the paired-test cache (``.harness-cache/``, safe to delete).
@@ -177,6 +195,8 @@ def build_reports(
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     for lang in langs:
         page = build_page(lang, results, specs, tests)
+        if published is not None:
+            page.published = published_rows(page, results, published)
         for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
             if chart is not None:
                 page.charts[name] = chart
@@ -188,7 +208,7 @@ def build_reports(
     tests.close()
     have_results = {r.model_key for r in results}
     never_run = [
-        (model_info(s.key, s, []), ", ".join(s.language_list) or "no language stated")
+        (model_info(s.key, s, []), s.languages_label or "no language stated")
         for s in specs
         if s.key not in have_results
     ]
@@ -205,7 +225,11 @@ def load_specs(registry_dir: Path | None) -> list[ModelSpec]:
 
 
 def report_command(
-    results_dir: Path, registry_dir: Path | None, out_dir: Path, languages: list[str] | None
+    results_dir: Path,
+    registry_dir: Path | None,
+    out_dir: Path,
+    languages: list[str] | None,
+    mteb_results: Path | None = None,
 ) -> int:
     """`harness report`: write the reports, print each path (the index last). Returns the exit code."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -219,7 +243,12 @@ def report_command(
         return 2
     errors: list[str] = []
     try:
-        paths = build_reports(results_dir, specs, out_dir, languages, load_errors=errors)
+        published = open_published(mteb_results, errors)
+    except PublishedError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    try:
+        paths = build_reports(results_dir, specs, out_dir, languages, load_errors=errors, published=published)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """Results -> page model: one language page's leaderboard, claims, audits, failures, speed and metadata.
 
 ``build_page`` is pure: stored results and the registry's `ModelSpec`s in, a page model out
-(no I/O, no model, no score recomputed; the only computation is the seeded paired bootstrap
-on stored per-pair similarities).
+(no model, no score recomputed; the only computation is the seeded paired bootstrap on stored
+per-pair similarities, and the only I/O the paired-test cache of a ``PairedTests`` passed in).
 
 What a language page shows
 --------------------------
@@ -36,6 +36,7 @@ from harness.evaluate import (
     paired_test,
     stored_ci,
 )
+from harness.prompts import prompt_text
 from harness.records import Hardware, ModelSpec, RunRecord
 from harness.report.claims import check_claims
 from harness.report.lang import run_language, spec_covers
@@ -171,12 +172,13 @@ def card_audit(info: ModelInfo) -> CardAudit | None:
         Fact("architecture", _sourced_text(spec.architecture.value), spec.architecture.source or ""),
         Fact("parameters", human_count(spec.parameters.value), spec.parameters.source or ""),
         Fact("license", _sourced_text(spec.license.value), spec.license.source or ""),
+        Fact("STS prompt", prompt_text(spec.sts_prompt.value), spec.sts_prompt.source or ""),
         Fact("base model", _sourced_text(spec.base_model.value), spec.base_model.source or ""),
     ]
     warnings_ = sorted(
         {(w.code, WARNING_TEXT.get(w.code, w.message)) for w in spec.warnings},
     )
-    langs = ", ".join(spec.language_list) or "none stated"
+    langs = spec.languages_label or "none stated"
     if spec.language_source not in {"card", "unknown"}:
         langs += f" ({spec.language_source})"
     return CardAudit(info, langs, facts, warnings_, sorted(spec.errors), len(spec.claims))
@@ -216,7 +218,13 @@ def _meta_row(info: ModelInfo, records: Sequence[StoredResult]) -> MetaRow:
     hardware = sorted({hardware_text(r.hardware) for r in runs if r.hardware})
     versions = sorted({_kv(r.versions) for r in runs if r.versions})
     commits = sorted({r.git_commit for r in runs if r.git_commit})
-    settings = sorted({r.settings_hash for r in runs if r.settings_hash})
+    settings = sorted(
+        {
+            r.settings_hash + (f" (prompt: {prompt_text(r.settings.prompt)})" if r.settings.prompt else "")
+            for r in runs
+            if r.settings_hash
+        }
+    )
     data_revs = sorted(
         {
             (unit_of(s).label, s.run.data_revision or s.dataset_revision or "unknown")

@@ -20,6 +20,10 @@ WARNING_TEXT: dict[str, str] = {
     "which weights it describes.",
     "unsafe-model-id": "The card's model id is not a valid Hugging Face id and is not used or linked.",
     "duplicate-model-id": "Another registry entry uses the same model id.",
+    "unnamed-card": "The card never names its own Hugging Face id, so it does not say which weights "
+    "it describes.",
+    "sibling-model-id": "The card's usage code loads another model of the same family, not the one the card "
+    "is about; its id is not used.",
     "unfilled-template": "The card is an unfilled template: its name and description are placeholders.",
     "html-in-name": "The card's title contained HTML markup; it was removed.",
     # language

@@ -87,7 +87,7 @@ def models_dirs_from(option: Iterable[Path]) -> list[Path]:
 
 def adhoc_spec(name: str) -> ModelSpec | None:
     """A spec for a Hub id that is not in the registry (the user named it explicitly)."""
-    from harness.cards import KEY_RE, classify_model_id
+    from harness.card import KEY_RE, classify_model_id
 
     key = name.lower().replace("/", "__")
     if classify_model_id(name)[0] != "ok" or not KEY_RE.match(key) or ".." in key:
@@ -334,7 +334,7 @@ def plan_model(
     allow_hub: bool,
 ) -> ModelPlan:
     """A job for the model's tasks that are not stored yet; or why there is none."""
-    from harness.cards import crosscheck
+    from harness.card import crosscheck
     from harness.prompts import with_sources
 
     my_tasks = [t for t in tasks if explicit or not off_card(spec, t)]

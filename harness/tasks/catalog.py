@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import DataError, TaskUnavailable
+from harness.languages import normalize_language
 from harness.records import METRIC_KEYS, StsTask
 from harness.tasks.hub import offline_reason
 from harness.tasks.readers import (
@@ -102,21 +103,15 @@ class _TaskInfo:
     mteb_langs: tuple[tuple[str, ...], ...] = ()  # MTEB's language-script codes, per subset (same order)
 
 
-@functools.cache
 def iso639_1(code: str) -> str:
-    """ISO 639-1 code of a language tag (``deu-Latn`` -> ``de``, ``cmn-Hans`` -> ``zh``).
-
-    Codes without a two-letter form stay as they are (``arq``). Raises ValueError for a
-    string that is not a language tag.
-    """
-    import langcodes
-
-    try:
-        lang = langcodes.Language.get(code.strip().replace("_", "-"))
-    except (ValueError, LookupError) as exc:
-        raise ValueError(f"not a language code: {code!r}") from exc
-    found = lang.prefer_macrolanguage().language
-    if not found:
+    """ISO 639-1 code of a language tag (``deu-Latn`` -> ``de``, ``cmn-Hans`` -> ``zh``), read by the
+    one vocabulary (harness.languages). Codes without a two-letter form stay three-letter (``arq``);
+    a well-formed code the vocabulary does not know (``xx``) stays as it is and matches no task.
+    Raises ValueError for a string that is not a language code."""
+    found = normalize_language(code)
+    if found is None and re.fullmatch(r"[A-Za-z]{2,3}", code.strip()):
+        found = code.strip().lower()
+    if found is None:
         raise ValueError(f"not a language code: {code!r}")
     return found
 

@@ -39,4 +39,34 @@
       });
     });
   });
+  // Filter a large table: a search box (data-filter="q") matches the model column's text and key;
+  // each select (data-filter="NAME") keeps the rows whose data-NAME equals the chosen value.
+  document.querySelectorAll(".filters[data-table]").forEach(function (bar) {
+    var table = document.getElementById(bar.getAttribute("data-table"));
+    if (!table || !table.tBodies[0]) { return; }
+    var controls = Array.prototype.slice.call(bar.querySelectorAll("[data-filter]"));
+    var count = bar.querySelector(".filter-count");
+    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var text = rows.map(function (row) {
+      var cell = row.querySelector("td.model");
+      return ((cell ? cell.textContent : "") + " " + (row.getAttribute("data-model") || "")).toLowerCase();
+    });
+    function apply() {
+      var query = "", wanted = [];
+      controls.forEach(function (c) {
+        var v = c.value.trim();
+        if (!v) { return; }
+        if (c.getAttribute("data-filter") === "q") { query = v.toLowerCase(); } else { wanted.push(["data-" + c.getAttribute("data-filter"), v]); }
+      });
+      var shown = 0;
+      rows.forEach(function (row, i) {
+        var ok = (!query || text[i].indexOf(query) >= 0) && wanted.every(function (w) { return row.getAttribute(w[0]) === w[1]; });
+        row.hidden = !ok;
+        if (ok) { shown += 1; }
+      });
+      if (count) { count.textContent = shown === rows.length ? rows.length + " models" : "showing " + shown + " of " + rows.length + " models"; }
+    }
+    controls.forEach(function (c) { c.addEventListener("input", apply); c.addEventListener("change", apply); });
+    apply();
+  });
 })();
