@@ -49,6 +49,7 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from harness import bootstrap as bs  # noqa: E402
 from harness import evaluate  # noqa: E402
+from harness.paired_cache import CACHE_DIR  # noqa: E402
 
 # Runs a command and prints its peak RSS (KiB): RUSAGE_CHILDREN of a process whose only child
 # is the measured one (ru_maxrss is the largest single process among the waited-for descendants).
@@ -66,6 +67,11 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
         out = fn()
         times.append(time.perf_counter() - t0)
     return times, out
+
+
+def load1() -> str:
+    """The 1-minute load average now (the machine may be shared)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def fmt_s(seconds: float) -> str:
@@ -100,6 +106,7 @@ def section_single(gold: np.ndarray, same: np.ndarray, repeats: int) -> list[str
         ranks = bs.GoldRanks(gold, bs.Resamples(gold.shape[0], 0, 1000))
         return bs.percentile_ci(ranks.spearmans(pred))
 
+    load = load1()
     t_old, ci_old = timed(lambda: old_ci(pred, gold), repeats)
     t_new, ci_new = timed(new, repeats)
     diff = max(abs(x - y) for x, y in zip(ci_old, ci_new, strict=True))
@@ -107,11 +114,13 @@ def section_single(gold: np.ndarray, same: np.ndarray, repeats: int) -> list[str
     return [
         "### One bootstrap interval (1,379 pairs x 1,000 resamples, cold)",
         "",
-        "| | old (rankdata per resample) | new (harness.bootstrap) | speed-up | max \\|Δ interval\\| |",
-        "|---|---|---|---|---|",
-        f"| best of {repeats} | {fmt_s(min(t_old))} | {fmt_s(min(t_new))} | **{best:.1f}×** | {diff:.1e} |",
+        "| | old (rankdata per resample) | new (harness.bootstrap) | speed-up | "
+        "max \\|Δ interval\\| | load1 |",
+        "|---|---|---|---|---|---|",
+        f"| best of {repeats} | {fmt_s(min(t_old))} | {fmt_s(min(t_new))} | **{best:.1f}×** | "
+        f"{diff:.1e} | {load} |",
         f"| median | {fmt_s(statistics.median(t_old))} | {fmt_s(statistics.median(t_new))} | "
-        f"{statistics.median(t_old) / statistics.median(t_new):.1f}× | |",
+        f"{statistics.median(t_old) / statistics.median(t_new):.1f}× | | |",
         "",
     ]
 
@@ -125,6 +134,7 @@ def section_run(gold: np.ndarray, same: np.ndarray, models: int) -> list[str]:
         e2 = (mix * e1 + (1.0 - mix) * rng.normal(size=e1.shape)).astype(np.float32)
         embs.append((e1, e2))
     old_t, new_t, diffs = [], [], []
+    load = load1()
     for e1, e2 in embs:
         t0 = time.perf_counter()
         old_score(e1, e2, gold)
@@ -139,13 +149,14 @@ def section_run(gold: np.ndarray, same: np.ndarray, models: int) -> list[str]:
     return [
         f"### `run`: scoring one task (score_embeddings, 1,379 pairs, {models} models on the task)",
         "",
-        "| | old | new | speed-up | max \\|Δ interval\\| |",
-        "|---|---|---|---|---|",
+        "| | old | new | speed-up | max \\|Δ interval\\| | load1 |",
+        "|---|---|---|---|---|---|",
         f"| first model on the task | {fmt_s(old_t[0])} | {fmt_s(new_first)} | "
-        f"{old_t[0] / new_first:.1f}× | {max(diffs):.1e} |",
+        f"{old_t[0] / new_first:.1f}× | {max(diffs):.1e} | {load} |",
         f"| each further model (median) | {fmt_s(old_each)} | {fmt_s(new_each)} | "
-        f"**{old_each / new_each:.1f}×** | |",
-        f"| 1,000 models × 30 tasks (scaled) | {fmt_s(old_each * 30_000)} | {fmt_s(new_each * 30_000)} | | |",
+        f"**{old_each / new_each:.1f}×** | | |",
+        f"| 1,000 models × 30 tasks (scaled) | {fmt_s(old_each * 30_000)} | "
+        f"{fmt_s(new_each * 30_000)} | | | |",
         "",
     ]
 
@@ -169,41 +180,58 @@ def section_paired(sizes: list[tuple[int, int]], sample: int) -> list[str]:
         "### Paired tests of a whole page (every model vs the leader, every task; one process)",
         "",
         "| page | tests | old (scaled from a sample) | new (whole page, cold) | speed-up | "
-        "max \\|Δ\\| interval / p (sample) |",
-        "|---|---|---|---|---|---|",
+        "max \\|Δ\\| interval / p (sample) | load1 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n_models, n_tasks in sizes:
         page, leader = page_predictions(n_models, n_tasks)
-        others = [i for i in range(n_models) if i != leader]
+        tests = [(t, i) for t in range(n_tasks) for i in range(n_models) if i != leader]
+        load = load1()
         bs.clear_caches()
         t0 = time.perf_counter()
         new = {
-            (t, i): evaluate.paired_bootstrap(sims[i], sims[leader], gold)
-            for t, (gold, sims) in enumerate(page)
-            for i in others
+            (t, i): evaluate.paired_bootstrap(page[t][1][i], page[t][1][leader], page[t][0]) for t, i in tests
         }
         t_new = time.perf_counter() - t0
-        picked = others[:: max(1, len(others) // sample)][:sample]
+        picked = tests[:: max(1, len(tests) // sample)][:sample]  # spread over models and tasks
         t0 = time.perf_counter()
-        old = {
-            (t, i): old_paired(sims[i], sims[leader], gold)
-            for t, (gold, sims) in enumerate(page)
-            for i in picked
-        }
+        old = {(t, i): old_paired(page[t][1][i], page[t][1][leader], page[t][0]) for t, i in picked}
         t_old = (time.perf_counter() - t0) / len(old) * len(new)
         d_ci = max(abs(x - y) for k, o in old.items() for x, y in zip(o["ci95"], new[k]["ci95"], strict=True))
         d_p = max(abs(o["p_value"] - new[k]["p_value"]) for k, o in old.items())
         lines.append(
             f"| {n_models} × {n_tasks} | {len(new):,} | {fmt_s(t_old)} ({len(old)} measured) | "
-            f"{fmt_s(t_new)} | **{t_old / t_new:.1f}×** | {d_ci:.1e} / {d_p:.1e} |"
+            f"{fmt_s(t_new)} | **{t_old / t_new:.1f}×** | {d_ci:.1e} / {d_p:.1e} | {load} |"
         )
+        print(lines[-1], file=sys.stderr)
     return [*lines, ""]
 
 
-def run_report(src: Path, folder: Path, out: Path) -> tuple[float, int, int]:
+def old_layout(results: Path, dest: Path) -> Path:
+    """The results as the old revision's loader expects them: a task without an mteb name is
+    stored today under ``<revision>/harness-local/``, then beside the mteb tasks. Hard links."""
+    if (dest / ".complete").exists():
+        return dest
+    for path in results.rglob("*.json"):
+        rel = path.relative_to(results)
+        if CACHE_DIR in rel.parts:
+            continue
+        if rel.parent.name == "harness-local":
+            rel = rel.parent.parent / rel.name
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        if not (dest / rel).exists():
+            try:
+                os.link(path, dest / rel)
+            except OSError:
+                shutil.copyfile(path, dest / rel)
+    (dest / ".complete").write_text("")
+    return dest
+
+
+def run_report(src: Path, folder: Path, out: Path, results: Path | None = None) -> tuple[float, int, int]:
     """(wall seconds, peak RSS KiB, exit code) of `python -m harness report` run from `src`."""
     cmd = [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "harness", "report"]
-    cmd += ["--results", str(folder / "results"), "--registry", str(folder / "registry")]
+    cmd += ["--results", str(results or folder / "results"), "--registry", str(folder / "registry")]
     cmd += ["--out", str(out), "--lang", "de"]
     env = {**os.environ, "PYTHONPATH": str(src)}
     t0 = time.perf_counter()
@@ -218,16 +246,16 @@ def section_report(sizes: list[tuple[int, int]], workdir: Path, old_rev: str | N
     lines = [
         "### `python -m harness report --lang de` (whole process)",
         "",
-        "| models × tasks | result files | version | cache | wall | peak RSS | de.html |",
-        "|---|---|---|---|---|---|---|",
+        "| models × tasks | result files | version | cache | wall | peak RSS | de.html | load1 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for k, (n_models, n_tasks) in enumerate(sizes):
         folder = workdir / f"{n_models}x{n_tasks}"
         t0 = time.perf_counter()
         synthetic.build(folder, n_models, n_tasks, workers=2)
         print(f"bench: {folder} ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        shutil.rmtree(folder / "results" / ".harness-cache", ignore_errors=True)
-        runs = [("new", REPO, "cold"), ("new", REPO, "warm")]
+        shutil.rmtree(folder / "results" / CACHE_DIR, ignore_errors=True)
+        runs = [("new", REPO, "cold", None), ("new", REPO, "warm", None)]
         if old_rev and k == 0:
             old_src = workdir / f"harness-{old_rev}"
             if not old_src.is_dir():
@@ -236,15 +264,17 @@ def section_report(sizes: list[tuple[int, int]], workdir: Path, old_rev: str | N
                     ["git", "archive", old_rev, "harness"], cwd=REPO, capture_output=True, check=True
                 )
                 subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive.stdout, check=True)
-            runs.insert(0, (f"old ({old_rev})", old_src, "none"))
-        for label, src, cache in runs:
+            view = old_layout(folder / "results", workdir / f"{n_models}x{n_tasks}-old-layout")
+            runs.insert(0, (f"old ({old_rev})", old_src, "none", view))
+        for label, src, cache, results in runs:
             out = folder / f"reports-{label.split()[0]}"
-            wall, rss, rc = run_report(src, folder, out)
+            load = load1()
+            wall, rss, rc = run_report(src, folder, out, results)
             size = (out / "de.html").stat().st_size if (out / "de.html").exists() else 0
             status = "" if rc == 0 else f" (exit {rc})"
             lines.append(
                 f"| {n_models:,} × {n_tasks} | {n_models * n_tasks:,} | {label}{status} | {cache} | "
-                f"**{fmt_s(wall)}** | {rss / 1024:,.0f} MiB | {size / 2**20:.2f} MiB |"
+                f"**{fmt_s(wall)}** | {rss / 1024:,.0f} MiB | {size / 2**20:.2f} MiB | {load} |"
             )
             print(lines[-1], file=sys.stderr)
     return [*lines, ""]
@@ -300,7 +330,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "harness-bench-scale")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--run-models", type=int, default=6, help="models scored on one task (section 2)")
-    parser.add_argument("--old-sample", type=int, default=20, help="models whose old paired tests are timed")
+    parser.add_argument("--old-sample", type=int, default=60, help="old paired tests timed per size")
     parser.add_argument("--old-report", metavar="REV", help="also time the report of this git revision")
     parser.add_argument("--skip", default="", help="sections to skip: single,run,paired,report")
     parser.add_argument("--out", type=Path, help="append the tables to this Markdown file")

@@ -24,10 +24,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
+from scipy.stats import rankdata
 
 from harness import bootstrap as bs
-from harness.store import RunRecord, run_identity, write_run
+from harness.store import RunRecord, StoredResult, run_identity, write_run
 
 STSB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sts" / "stsb_multi_mt"
 SETTINGS_HASH = "5ca1ab1e5ca1ab1e"
@@ -155,12 +155,20 @@ def _encode_facts(revision: str, params: int) -> dict:
         "encode_seconds": round(2758 / rate, 3),
         "peak_memory_bytes": memory,
         "device": "cuda:0",
-        "dtype": "fp16",
         "batch_size": 128,
     }
 
 
-def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str, params: int) -> RunRecord:
+def _record(
+    task: str,
+    subset: str,
+    revision: str,
+    gold,
+    sims,
+    scores: tuple[float, float, tuple],
+    started: str,
+    params: int,
+) -> RunRecord:
     identity = run_identity(
         revision=revision,
         task_name=task,
@@ -169,7 +177,7 @@ def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str,
         data_revision="synthetic",
         settings_hash=SETTINGS_HASH,
     )
-    spear, pear = float(spearmanr(sims, gold)[0]), float(pearsonr(sims, gold)[0])
+    spear, pear, ci = scores
     return RunRecord(
         split="test",
         subset=subset,
@@ -195,17 +203,39 @@ def _record(task: str, subset: str, revision: str, gold, sims, ci, started: str,
     )
 
 
-def _write_task(job: tuple) -> None:
-    """Every model's result file for one task (the resamples and gold ranks built once)."""
-    results, t, task, subset, gold, same, noise, seed, params = job
+def task_records(job: tuple):
+    """(model key, revision, RunRecord) of every model on one task, scored all at once.
+
+    Spearman and Pearson for all models together (ranks once, row-wise correlations); the
+    bootstrap intervals share the task's resamples and gold ranks (``harness.bootstrap``).
+    """
+    t, task, subset, gold, same, noise, seed, params = job
     shared = np.random.default_rng(seed + 100 + t).normal(0.0, 1.0, gold.shape[0])
-    ranks = bs.gold_ranks(gold, 1000, 0)  # one per task, shared by every model
+    sims = np.stack(
+        [
+            similarities(gold, same, noise[i], shared, np.random.default_rng([seed, t, i]))
+            for i in range(len(noise))
+        ]
+    )
+    golds = np.broadcast_to(gold, sims.shape)
+    spear = bs.rowwise_pearson(rankdata(sims, axis=1), np.broadcast_to(rankdata(gold), sims.shape))
+    pear = bs.rowwise_pearson(sims, golds)
+    ranks = bs.gold_ranks(gold, 1000, 0)
+    stats = np.stack([ranks.spearmans(row) for row in sims])  # finite: no constant resample here
+    cis = np.percentile(stats, [2.5, 97.5], axis=1).T
+    started = f"2025-06-01T{t % 24:02d}:00:00+00:00"
     for i in range(len(noise)):
         key = model_key(i)
         revision = hashlib.sha1(key.encode()).hexdigest()
-        sims = similarities(gold, same, noise[i], shared, np.random.default_rng([seed, t, i]))
-        ci = bs.percentile_ci(ranks.spearmans(sims))
-        started = f"2025-06-01T{t % 24:02d}:00:00+00:00"
+        scores = (float(spear[i]), float(pear[i]), (float(cis[i, 0]), float(cis[i, 1])))
+        yield key, revision, _record(task, subset, revision, gold, sims[i], scores, started, params[i])
+
+
+def _write_task(job: tuple) -> None:
+    """Every model's result file for one task."""
+    results, *task_job = job
+    task = task_job[1]
+    for key, revision, record in task_records(tuple(task_job)):
         write_run(
             results,
             model_key=key,
@@ -215,8 +245,65 @@ def _write_task(job: tuple) -> None:
             mteb_version="2.26.24",
             dataset_revision="synthetic",
             weights_source="hub",
-            run=_record(task, subset, revision, gold, sims, ci, started, params[i]),
+            run=record,
         )
+
+
+def _profiles(n_models: int, seed: int) -> list[tuple[tuple[str, int, int], str | None, list[str]]]:
+    """Per model: (architecture, hidden size, parameters), license, card languages (seeded)."""
+    rng = np.random.default_rng(seed + 1)
+    return [
+        (
+            SIZES[int(rng.integers(0, len(SIZES)))],
+            LICENSES[int(rng.integers(0, len(LICENSES)))],
+            [["de"], ["multilingual"], ["de", "en"], ["en", "de", "fr", "es"]][int(rng.integers(0, 4))],
+        )
+        for _ in range(n_models)
+    ]
+
+
+def write_registry(registry: Path, n_models: int, seed: int = 0) -> Path:
+    """One registry entry per model: its card and the model files the card parser reads."""
+    noise = qualities(n_models, seed)
+    for i, ((arch, hidden, params), license_, lang) in enumerate(_profiles(n_models, seed)):
+        folder = registry / model_key(i)
+        folder.mkdir(parents=True, exist_ok=True)
+        claim = round(0.9 - 0.1 * noise[i], 4) if i % 7 == 0 else None
+        (folder / "README.md").write_text(_card(model_key(i), lang, license_, hidden, claim))
+        _model_files(folder, arch, hidden, params)
+    return registry
+
+
+def _task_jobs(n_models: int, n_tasks: int, seed: int, stsb_dir: Path, max_pairs: int | None) -> list[tuple]:
+    noise = qualities(n_models, seed)
+    params = [p[0][2] for p in _profiles(n_models, seed)]
+    return [
+        (t, task, subset, gold[:max_pairs], same[:max_pairs], noise, seed, params)
+        for t, (task, subset, gold, same) in enumerate(tasks(n_tasks, stsb_dir))
+    ]
+
+
+def stored_results(
+    n_models: int, n_tasks: int, *, seed: int = 0, stsb_dir: Path = STSB, max_pairs: int | None = None
+) -> list[StoredResult]:
+    """The results `build` would write, in memory (as ``harness.store.load_results`` returns them)."""
+    out = []
+    for job in _task_jobs(n_models, n_tasks, seed, stsb_dir, max_pairs):
+        for key, revision, record in task_records(job):
+            out.append(
+                StoredResult(
+                    path=f"synthetic__{key}/{revision}/{job[1]}.json",
+                    model_key=key,
+                    model_id=f"synthetic/{key}",
+                    revision=revision,
+                    task_name=job[1],
+                    mteb_version="2.26.24",
+                    dataset_revision="synthetic",
+                    weights_source="hub",
+                    run=record,
+                )
+            )
+    return out
 
 
 def build(
@@ -238,37 +325,8 @@ def build(
     stamp = root / f".complete-{n_models}x{n_tasks}-{seed}-{max_pairs}"
     if stamp.exists():
         return root
-    results, registry = root / "results", root / "registry"
-    noise = qualities(n_models, seed)
-    rng = np.random.default_rng(seed + 1)
-    profile = [
-        (
-            SIZES[int(rng.integers(0, len(SIZES)))],
-            LICENSES[int(rng.integers(0, len(LICENSES)))],
-            [["de"], ["multilingual"], ["de", "en"], ["en", "de", "fr", "es"]][int(rng.integers(0, 4))],
-        )
-        for _ in range(n_models)
-    ]
-    for i, ((arch, hidden, params), license_, lang) in enumerate(profile):
-        folder = registry / model_key(i)
-        folder.mkdir(parents=True, exist_ok=True)
-        claim = round(0.9 - 0.1 * noise[i], 4) if i % 7 == 0 else None
-        (folder / "README.md").write_text(_card(model_key(i), lang, license_, hidden, claim))
-        _model_files(folder, arch, hidden, params)
-    jobs = [
-        (
-            results,
-            t,
-            task,
-            subset,
-            gold[:max_pairs],
-            same[:max_pairs],
-            noise,
-            seed,
-            [p[0][2] for p in profile],
-        )
-        for t, (task, subset, gold, same) in enumerate(tasks(n_tasks, stsb_dir))
-    ]
+    write_registry(root / "registry", n_models, seed)
+    jobs = [(root / "results", *job) for job in _task_jobs(n_models, n_tasks, seed, stsb_dir, max_pairs)]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             list(pool.map(_write_task, jobs))

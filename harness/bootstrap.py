@@ -50,6 +50,8 @@ __all__ = [
 # changes the resamples.
 CHUNK_CELLS = 2_000_000
 
+# Largest task the exact integer arithmetic allows: every sum is below n**3 < 2**53.
+MAX_PAIRS = 200_000
 # Memory the cached gold ranks and resamples may hold together (the latest task always stays).
 _CACHE_BYTES = 384 * 2**20
 # Prediction vectors whose resampled Spearmans a GoldRanks remembers.
@@ -98,23 +100,39 @@ class Resamples:
     def __init__(self, n: int, seed: int = 0, n_boot: int = 1000) -> None:
         if n < 1 or n_boot < 1:
             raise ValueError(f"need n >= 1 and n_boot >= 1, got n={n}, n_boot={n_boot}")
+        if n > MAX_PAIRS:
+            raise ValueError(f"at most {MAX_PAIRS:,} pairs (exact integer sums), got {n:,}")
         self.n = int(n)
         self.seed = int(seed)
         self.n_boot = int(n_boot)
 
     @cached_property
     def counts(self) -> np.ndarray:
-        """(n, n_boot) float64 multiplicities, pairs by rows; each column sums to n. Computed once."""
+        """(n, n_boot) multiplicities, pairs by rows, in the smallest unsigned integer type that
+        holds them (uint8 in practice: a pair drawn 256 times is beyond any real draw); each
+        column sums to n. Computed once."""
         n = self.n
-        out = np.empty((n, self.n_boot), dtype=np.float64)
+        out = np.empty((n, self.n_boot), dtype=np.int64)
         col = 0
         for idx in resample_indices(n, self.n_boot, self.seed):
             m = idx.shape[0]
             idx += (np.arange(m, dtype=idx.dtype) * n)[:, None]  # row r's draws -> bins r*n .. r*n+n-1
             out[:, col : col + m] = np.bincount(idx.ravel(), minlength=m * n).reshape(m, n).T
             col += m
+        out = out.astype(np.min_scalar_type(int(out.max())))
         out.flags.writeable = False
         return out
+
+    @cached_property
+    def untied_var(self) -> np.ndarray:
+        """Per resample, the sum of squared twice-centred ranks when only copies of one pair tie.
+
+        For average ranks with tie groups of sizes t, the sum of squared centred ranks is
+        ``(n**3 - n - sum(t**3 - t)) / 12``; doubled ranks make it four times that.
+        """
+        c = self.counts.astype(np.int64)
+        n = np.int64(self.n)
+        return (n**3 - n - (c**3 - c).sum(axis=0)) // 3
 
 
 def _tie_runs(values: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
@@ -131,34 +149,82 @@ def _tie_runs(values: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndar
     return order, (starts[run], ends[run])
 
 
-def _twice_centred_ranks(
-    sorted_counts: np.ndarray, runs: tuple[np.ndarray, np.ndarray] | None, n: int
-) -> np.ndarray:
-    """2 * (average rank - (n + 1) / 2) per pair (sorted order) and resample.
+def _running_counts(sorted_counts: np.ndarray) -> np.ndarray:
+    """``S[j + 1]``, the counts of the first j + 1 sorted pairs, per resample (int32: S <= n).
 
-    With ``S[j]`` the counts of the first j sorted pairs, a run of ties spanning [s, e) has
-    average rank ``S[s] + (S[e] - S[s] + 1) / 2``, so twice its centred rank is
-    ``S[s] + S[e] - n``: an integer. The running sum goes row by row (one vector add over all
-    resamples per pair), faster than ``np.cumsum(axis=0)`` here, and exact.
+    Row by row (one vector add over all resamples per pair): faster than ``np.cumsum(axis=0)``.
     """
-    total = sorted_counts.copy()  # total[j] = S[j + 1]
+    total = sorted_counts.astype(np.int32)
     for i in range(1, total.shape[0]):
         np.add(total[i], total[i - 1], out=total[i])
-    if runs is None:  # S[j] + S[j + 1] = 2 * S[j + 1] - counts[j]
-        total *= 2.0
-        total -= sorted_counts
-    else:
-        starts, ends = runs
-        before = total[np.maximum(starts - 1, 0)]  # S[s]
-        before[starts == 0] = 0.0
-        before += total[ends - 1]  # S[e]
-        total = before
-    total -= n
     return total
 
 
-def _column_dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->j", x, y)
+def _before(running: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``S[k]`` for each k in `positions` (int64 rows; ``S[0] = 0``)."""
+    out = running[np.maximum(positions - 1, 0)].astype(np.int64)
+    out[positions == 0] = 0
+    return out
+
+
+def _integer_dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Column sums of x * y, exact (int64 accumulation)."""
+    return np.einsum("ij,ij->j", x, y, dtype=np.int64)
+
+
+class _Ranked:
+    """One side of a resampled Spearman: the order of its values and, per resample, the running
+    counts in that order and the sum of its squared twice-centred ranks.
+
+    Twice a centred average rank is ``S[s] + S[e] - n`` for a pair in a run of ties [s, e) of
+    the sorted values: ``2 * S[j + 1] - c_j - n`` when the pair is alone. Every quantity is an
+    integer and every sum is exact.
+    """
+
+    def __init__(self, values: np.ndarray, resamples: Resamples) -> None:
+        self.n = resamples.n
+        self.order, runs = _tie_runs(values)
+        self.counts = resamples.counts[self.order]
+        self.running = _running_counts(self.counts)
+        self.var = resamples.untied_var
+        # pairs in a run of ties: where their run starts and ends (sorted positions)
+        self.tied = self.tied_start = self.tied_end = np.empty(0, dtype=np.intp)
+        if runs is not None:
+            starts, ends = runs
+            self.tied = np.flatnonzero(ends - starts > 1)
+            self.tied_start, self.tied_end = starts[self.tied], ends[self.tied]
+            self.var = self.var + self._tie_var_correction()
+
+    def _tie_var_correction(self) -> np.ndarray:
+        """A run of ties is one tie group: add back its pairs' own terms, take off the run's."""
+        c = self.counts[self.tied].astype(np.int64)
+        firsts = np.flatnonzero(self.tied_start == self.tied)  # one position per run
+        size = _before(self.running, self.tied_end[firsts]) - _before(self.running, self.tied_start[firsts])
+        return ((c**3 - c).sum(axis=0) - (size**3 - size).sum(axis=0)) // 3
+
+    def twice_centred(self) -> np.ndarray:
+        """Twice the centred average rank of every sorted pair in every resample (int32 or int64)."""
+        dev = 2 * self.running - self.counts - np.int32(self.n)
+        if self.tied.size:
+            tied = _before(self.running, self.tied_start) + _before(self.running, self.tied_end) - self.n
+            dev[self.tied] = tied
+        return dev
+
+    def dot(self, weighted: np.ndarray, weighted_counts: np.ndarray) -> np.ndarray:
+        """Sum over pairs of ``weighted * twice-centred rank`` per resample, exactly.
+
+        ``weighted`` (in this order) must sum to zero per resample (it is the other side's
+        counts times twice-centred ranks) and ``weighted_counts`` is the order-free
+        ``sum(counts * weighted)``; then the untied ranks ``2 S - c - n`` give
+        ``2 * sum(weighted * S) - weighted_counts``, and tied pairs are corrected one by one.
+        """
+        out = 2 * _integer_dot(weighted, self.running) - weighted_counts
+        if self.tied.size:
+            w = weighted[self.tied].astype(np.int64)
+            untied = 2 * self.running[self.tied].astype(np.int64) - self.counts[self.tied] - self.n
+            tied = _before(self.running, self.tied_start) + _before(self.running, self.tied_end) - self.n
+            out += _integer_dot(w, tied - untied)
+        return out
 
 
 class GoldRanks:
@@ -169,16 +235,15 @@ class GoldRanks:
         if g.ndim != 1 or g.shape[0] != resamples.n:
             raise ValueError(f"gold has shape {g.shape}, resamples are over {resamples.n} pairs")
         self.resamples = resamples
-        counts = resamples.counts
-        order, runs = _tie_runs(g)
-        sorted_counts = counts[order]
-        dev = _twice_centred_ranks(sorted_counts, runs, resamples.n)
-        self._var = _column_dot(sorted_counts, dev * dev)
-        original = np.empty_like(order)
-        original[order] = np.arange(order.shape[0])
-        # counts times the gold's twice-centred rank, per original pair and resample
-        self._weighted_dev = counts * dev[original]
-        self.nbytes = self._weighted_dev.nbytes + counts.nbytes
+        ranked = _Ranked(g, resamples)
+        self._var = ranked.var
+        original = np.empty_like(ranked.order)
+        original[ranked.order] = np.arange(ranked.order.shape[0])
+        # counts times the gold's twice-centred rank, per original pair and resample (|x| <= n**2)
+        wide = np.int32 if resamples.n**2 < 2**31 else np.int64
+        self._weighted_dev = (resamples.counts * ranked.twice_centred()[original]).astype(wide)
+        self._weighted_counts = _integer_dot(resamples.counts, self._weighted_dev)
+        self.nbytes = self._weighted_dev.nbytes + resamples.counts.nbytes
         self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -193,14 +258,13 @@ class GoldRanks:
             if hit is not None:
                 self._memo.move_to_end(key)
                 return hit
-        order, runs = _tie_runs(p)
-        weights = self.resamples.counts[order]
-        dev = _twice_centred_ranks(weights, runs, self.resamples.n)
-        num = _column_dot(self._weighted_dev[order], dev)
-        dev *= dev
-        var = _column_dot(weights, dev)
+        ranked = _Ranked(p, self.resamples)
+        num = ranked.dot(self._weighted_dev[ranked.order], self._weighted_counts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = num / np.sqrt(var * self._var)
+            # integers below 2**53 (n <= MAX_PAIRS): the same floats the sorting bootstrap gets
+            out = num.astype(np.float64) / np.sqrt(
+                ranked.var.astype(np.float64) * self._var.astype(np.float64)
+            )
         out.flags.writeable = False
         with self._lock:
             self._memo[key] = out
@@ -227,7 +291,7 @@ def _resamples(n: int, seed: int, n_boot: int) -> Resamples:
         if hit is None:
             hit = _resamples_cache[key] = Resamples(n, seed, n_boot)
         _resamples_cache.move_to_end(key)
-        _trim(_resamples_cache, lambda r: 8 * r.n * r.n_boot)
+        _trim(_resamples_cache, lambda r: r.n * r.n_boot)
     return hit
 
 

@@ -218,6 +218,9 @@ def run(
     executor = cfg.executor.value
     dtype = cfg.dtype.value
     device = _checked(check_device, device, local=executor == "local")
+    for flag, values in (("--model", model), ("--task", task), ("--split", split)):
+        if any(not value.strip() for value in values or []):
+            _fail(f"{flag}: an empty value names nothing")
     if not languages and not task and not pairs:
         _fail("say what to run: --lang LANG, --task NAME or --pairs FILE")
     if pairs and not languages and not model:
@@ -229,6 +232,9 @@ def run(
         _fail("--ray-address needs --executor ray")
     registry_dir = _checked(cfg.existing_dir, "registry")
     data_folder = _checked(cfg.existing_dir, "data_dir")
+    _checked(cfg.output_dir, "results")  # a file where the folder should be stops nothing later
+    if not no_cache:
+        _checked(cfg.output_dir, "cache_dir")
     run_executor = None
     if executor == "ray":
         from harness.run import distributed
@@ -258,7 +264,7 @@ def run(
         dtype=dtype,
         batch_size=cfg.batch_size.value,
         device=device,
-        splits=list(split or ["test"]),
+        splits=list(split) if split else None,
         force=force,
         trust_remote_code=trust_remote_code,
         bootstrap_resamples=bootstrap,
@@ -287,17 +293,25 @@ def score(
     model_path: Annotated[Path, typer.Argument(help="A local sentence-transformers model folder.")],
     pairs_file: Annotated[Path, typer.Argument(help="CSV, TSV or JSONL with sentence1, sentence2, score.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    dtype: Annotated[str, typer.Option("--dtype", help="auto|fp32|fp16|bf16.")] = "auto",
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="auto|fp32|fp16|bf16 (env HARNESS_DTYPE).")
+    ] = None,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Embedding cache (env HARNESS_CACHE_DIR).")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Score one local model folder on one pairs file."""
-    from harness.config import option_values
-
-    dtype = _checked(option_values, {"dtype": dtype}).dtype
+    cfg = _config(config, cache_dir=cache_dir, dtype=dtype)  # the same cache and dtype as `run`
+    if not no_cache:
+        _checked(cfg.output_dir, "cache_dir")
     from harness.scoring import score_command  # after the checks: a usage error loads nothing
 
-    raise typer.Exit(score_command(model_path, pairs_file, as_json, dtype, trust_remote_code, not no_cache))
+    dtype, cache = cfg.dtype.value, cfg.cache_dir.value
+    rc = score_command(model_path, pairs_file, as_json, dtype, trust_remote_code, not no_cache, cache)
+    raise typer.Exit(rc)
 
 
 MtebResultsOpt = Annotated[
@@ -326,6 +340,7 @@ def report(
 
     languages = _checked(check_languages, lang)
     cfg = _config(config, results=results, registry=registry, reports=out)
+    _checked(cfg.output_dir, "reports")
     from harness.report import report_command  # after the checks: a usage error loads nothing
 
     raise typer.Exit(

@@ -181,9 +181,27 @@ class Config(BaseModel):
             return None
         path = Path(setting.value)
         if not path.is_dir():
-            where = f"{setting.origin}: {key}" if setting.source == "file" else setting.origin
-            raise ConfigError(f"{where}: {path}: no such folder")
+            raise ConfigError(f"{self._where(key)}: {path}: no such folder")
         return path
+
+    def output_dir(self, key: str) -> Path | None:
+        """The folder a path key names for writing (created when first written), or None when unset;
+        a ConfigError when it, or the nearest existing folder above it, is something else (a file)."""
+        setting: Setting = getattr(self, key)
+        if setting.value is None:
+            return None
+        path = Path(setting.value)
+        for candidate in (path, *path.absolute().parents):
+            if candidate.exists():
+                if not candidate.is_dir():
+                    problem = "not a folder" if candidate == path else f"{candidate} is not a folder"
+                    raise ConfigError(f"{self._where(key)}: {path}: {problem}")
+                break
+        return path
+
+    def _where(self, key: str) -> str:
+        setting: Setting = getattr(self, key)
+        return f"{setting.origin}: {key}" if setting.source == "file" else setting.origin
 
     def as_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -26,7 +26,6 @@ from typing import Any
 
 import langcodes
 
-MULTILINGUAL = "multilingual"
 _MULTILINGUAL_WORDS = frozenset(
     {"multilingual", "multi-lingual", "multi_lingual", "multi", "mul", "multilang", "multilanguage"}
 )
@@ -131,6 +130,21 @@ def language_name(code: str) -> str:
         return lang.display_name() if lang.is_valid() else code
     except (ValueError, LookupError):
         return code
+
+
+def mteb_language(code: str) -> str | None:
+    """A language as mteb writes it, ISO 639-3 and script: ``de`` -> ``deu-Latn``, ``tl`` ->
+    ``tgl-Latn`` (not langcodes' ``fil``), so that `normalize_language` reads it back as ``code``.
+    None when `code` is not a language."""
+    lang = normalize_language(code)
+    if lang is None:
+        return None
+    try:
+        alpha3 = "tgl" if lang == "tl" else langcodes.Language.get(lang).to_alpha3()
+        script = langcodes.Language.get(lang).maximize().script
+    except (ValueError, LookupError):
+        return None
+    return f"{alpha3}-{script}" if script else None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 from harness.records import Finding
 
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
+MAX_FOLDER_ENTRIES = 20_000  # files and folders a model folder may hold (real ones: tens)
 MAX_SEQ_LENGTH = 1_048_576
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 _CONFIGS_WITH_CODE = ("config.json", "tokenizer_config.json")
@@ -104,26 +105,58 @@ def open_regular(path: Path, max_bytes: int | None = None) -> tuple[BinaryIO, in
         raise
 
 
+def folder_files(
+    root: Path, skip_dirs: frozenset[str] = frozenset(), skip_prefixes: tuple[str, ...] = ()
+) -> tuple[list[Path], list[str]]:
+    """(every non-folder entry under `root`, problems), in sorted order per folder.
+
+    Linked folders are entered (a library loading the model reads through them too), each real
+    folder once, so a link loop ends; a walk that meets more than `MAX_FOLDER_ENTRIES` entries
+    (a link to ``/``) stops with a problem, and so does a folder that cannot be listed.
+    Nothing is opened: it never blocks.
+    """
+    files: list[Path] = []
+    problems: list[str] = []
+    seen: set[tuple[int, int]] = set()
+
+    def unreadable(exc: OSError) -> None:
+        where = os.path.relpath(exc.filename, root) if exc.filename else str(root)
+        problems.append(f"{where}: the folder cannot be listed ({exc.strerror or exc})")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        try:
+            info = os.stat(dirpath)
+        except OSError as exc:  # gone since it was listed
+            unreadable(exc)
+            dirnames[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:  # reached again through a link: a loop or a duplicate
+            dirnames[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs and not d.startswith(skip_prefixes))
+        files.extend(Path(dirpath) / name for name in sorted(filenames))
+        if len(files) + len(seen) > MAX_FOLDER_ENTRIES:
+            problems.append(f"more than {MAX_FOLDER_ENTRIES} entries (a link to a large folder?); not read")
+            break
+    return files, problems
+
+
 def irregular_files(root: Path, skip_dirs: frozenset[str] = frozenset()) -> list[str]:
     """Entries under `root` that are neither regular files nor folders once links are followed
-    (FIFOs, devices, sockets, link loops, broken links), as ``"<relative path>: <why>"``.
-
-    Only `os.stat` is used (nothing is opened), so it never blocks; linked folders are not entered.
-    """
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs)
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            try:
-                mode = os.stat(path).st_mode
-            except OSError as exc:
-                why = "a broken link" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
-                out.append(f"{rel}: {why}")
-                continue
-            if not stat.S_ISREG(mode):
-                out.append(f"{rel}: {_kind(mode)}, not a regular file")
+    (FIFOs, devices, sockets, link loops, broken links), as ``"<relative path>: <why>"``, plus any
+    problem walking the folder (see `folder_files`). Only `os.stat` is used: it never blocks."""
+    files, out = folder_files(root, skip_dirs)
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            why = "a broken link" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+            out.append(f"{rel}: {why}")
+            continue
+        if not stat.S_ISREG(mode):
+            out.append(f"{rel}: {_kind(mode)}, not a regular file")
     return out
 
 
@@ -224,15 +257,6 @@ def safetensors_shapes(path: Path) -> dict[str, list[int]]:
         if "not fully covered" in why:  # the library's words for a file cut short or padded
             why = f"the file is {path.stat().st_size} bytes, not the length its header describes ({why})"
         raise ValueError(why) from exc
-
-
-def safetensors_problem(path: Path) -> str | None:
-    """None when the file reads as safetensors, else why not."""
-    try:
-        safetensors_shapes(path)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def pooling_from_config(conf: dict) -> tuple[str | None, int, Any]:

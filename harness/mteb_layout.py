@@ -19,10 +19,12 @@ without one by default). The harness writes the same layout:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from typing import Any
 
+from harness.languages import mteb_language
 from harness.records import ModelSpec
 
 LOCAL_TASKS_FOLDER = "harness-local"
@@ -50,16 +52,42 @@ def folder_name(name: str) -> str:
     return name.replace("/", "__").replace(" ", "_")
 
 
+@functools.cache
+def mteb_dataset_revision(task_name: str) -> str | None:
+    """MTEB's Hub dataset revision of a task, or None when mteb has no task by that name."""
+    import warnings
+
+    if not task_name or ":" in task_name:
+        return None
+    try:
+        import mteb
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            task = mteb.get_task(task_name)
+    except Exception:  # KeyError for an unknown name, whatever else a broken install raises
+        return None
+    if task.metadata.name != task_name:
+        return None
+    revision = task.metadata.dataset.get("revision")
+    return revision if isinstance(revision, str) else None
+
+
+def is_mteb_task(task_name: str) -> bool:
+    """Whether mteb knows a task by this name (a harness-local name is not one)."""
+    return mteb_dataset_revision(task_name) is not None
+
+
 def _language_scripts(codes: list[str]) -> list[str]:
     """ISO 639-1 codes -> mteb's ``xxx-Scrp`` (``de`` -> ``deu-Latn``); unknown ones are dropped."""
-    import langcodes
     from mteb.languages import check_language_code
 
     out: list[str] = []
     for code in codes:
+        tag = mteb_language(code)  # the one vocabulary: tl stays tgl, not langcodes' fil
+        if tag is None:
+            continue
         with contextlib.suppress(ValueError, LookupError, AttributeError):
-            lang = langcodes.Language.get(code)
-            tag = f"{lang.to_alpha3()}-{lang.maximize().script}"
             check_language_code(tag)
             if tag not in out:
                 out.append(tag)

@@ -9,8 +9,10 @@ reuses a stale number.
 The file is small (one row per test), safe to delete at any time (the next build recomputes),
 written in SQLite transactions (atomic; two builds may share it), and lives in a dot-folder at
 the results root, which neither the harness's nor mteb's result loaders read
-(they read ``<model>/<revision>/<task>.json``). Any problem with it (read-only folder, a
-damaged file) turns the cache off for that build; it never fails a report.
+(they read ``<model>/<revision>/<task>.json``). Any problem with it (a read-only folder, a
+locked, unreadable or unwritable file, a link or a FIFO in its place) turns the cache off for
+that build with a one-line warning (``PairedCache.problem``); a damaged file is replaced. It
+never fails or stalls a report.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import hashlib
 import math
 import sqlite3
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ CACHE_DIR = ".harness-cache"
 CACHE_FILE = "paired.sqlite"
 # Bump when the paired statistic changes meaning (the old rows are then simply never read).
 STATISTIC_VERSION = "paired-spearman-bootstrap-1"
+# Longest wait for another build's write lock before the cache is turned off.
+LOCK_TIMEOUT_S = 5.0
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS paired (key TEXT PRIMARY KEY, delta REAL, ci_lo REAL, "
@@ -73,32 +78,82 @@ def _none_to_nan(x: float | None) -> float:
     return float("nan") if x is None else float(x)
 
 
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _unusable_place(path: Path) -> str | None:
+    """Why the cache folder or file may not be used (a link, not a folder, not a regular file,
+    cannot be created), or None. Checked without following links."""
+    folder = path.parent
+    try:
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            return f"folder {folder.name} is not a plain folder"
+        folder.mkdir(exist_ok=True)
+        mode = path.lstat().st_mode if path.exists() or path.is_symlink() else None
+    except OSError as exc:
+        return f"cannot be created ({_reason(exc)})"
+    if mode is not None and not stat.S_ISREG(mode):
+        return "is not a regular file"
+    return None
+
+
 class PairedCache:
-    """Get and put paired-bootstrap results by key; a no-op when the file cannot be used."""
+    """Get and put paired-bootstrap results by key; a no-op when the file cannot be used.
+
+    ``problem``: one line naming the file that says why the cache was off (or replaced) in this
+    build, or None. The cache follows no link, opens nothing but a regular file (a FIFO would
+    block) and waits at most ``LOCK_TIMEOUT_S`` for another build's lock.
+    """
 
     def __init__(self, results_dir: Path | None) -> None:
         self.path = Path(results_dir) / CACHE_DIR / CACHE_FILE if results_dir else None
+        self.problem: str | None = None
         self._conn: sqlite3.Connection | None = None
         if self.path is None or not Path(results_dir).is_dir():
             return
+        why = _unusable_place(self.path)
+        if why is None:
+            why = self._connect()
+        if why is not None:
+            self._off(why)
+
+    def _connect(self) -> str | None:
+        """Open (or create) the file and its table, replacing a damaged file once; why not, or None."""
+        assert self.path is not None
         for attempt in range(2):
             try:
-                self.path.parent.mkdir(exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30)
+                conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
+            except (OSError, sqlite3.Error) as exc:
+                return f"cannot be opened ({_reason(exc)})"
+            try:
                 conn.execute(_SCHEMA)
                 conn.commit()
-                self._conn = conn
-                return
-            except sqlite3.DatabaseError as exc:
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
                 damaged = not isinstance(exc, sqlite3.OperationalError)  # "file is not a database"
                 if not damaged or attempt:
-                    return
-                with contextlib.suppress(OSError, sqlite3.Error, NameError):
-                    conn.close()
-                with contextlib.suppress(OSError):
+                    return f"cannot be used ({_reason(exc)})"
+                try:
                     self.path.unlink()  # a damaged cache is only a cache: start a new one
-            except (OSError, sqlite3.Error):
-                return
+                except OSError as unlink_exc:
+                    return f"is damaged ({_reason(exc)}) and cannot be replaced ({_reason(unlink_exc)})"
+                self.problem = (
+                    f"{self.path}: paired-test cache was damaged ({_reason(exc)}); started a new one"
+                )
+                continue
+            self._conn = conn
+            return None
+        return None  # not reached: the second attempt returns
+
+    def _off(self, why: str) -> None:
+        """Turn the cache off for the rest of this build and say why (the first reason is kept)."""
+        was_on = self._conn is not None
+        self.close()
+        if self.problem is None or was_on:
+            self.problem = f"{self.path}: paired-test cache {why}; computing the paired tests without it"
 
     @property
     def enabled(self) -> bool:
@@ -125,8 +180,8 @@ class PairedCache:
                         "p_value": _none_to_nan(p),
                         "n_pairs": int(n),
                     }
-        except sqlite3.Error:
-            self.close()
+        except (sqlite3.Error, TypeError, ValueError) as exc:  # a damaged or foreign row
+            self._off(f"cannot be read ({_reason(exc)})")
             return {}
         return found
 
@@ -148,8 +203,8 @@ class PairedCache:
         try:
             with self._conn:
                 self._conn.executemany("INSERT OR REPLACE INTO paired VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error:
-            self.close()
+        except sqlite3.Error as exc:
+            self._off(f"cannot be written ({_reason(exc)})")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -28,9 +28,12 @@ from harness.records import Finding, ModelSpec, Sourced
 
 __all__ = [
     "FILES_SOURCE",
+    "MTEB_LOADER_RULE",
+    "MTEB_LOADER_SOURCE",
     "MTEB_SOURCE",
     "OVERRIDE_SOURCE",
     "card_prompt_mentions",
+    "mteb_loader_of",
     "override_prompts",
     "prompt_for",
     "prompt_label",
@@ -44,6 +47,8 @@ __all__ = [
 OVERRIDE_SOURCE = "override:registry.toml"
 MTEB_SOURCE = "mteb:ModelMeta.loader_kwargs.model_prompts"
 FILES_SOURCE = "model-files:config_sentence_transformers.json"
+MTEB_LOADER_SOURCE = "mteb:"  # + the loader's name: a model that runs through mteb's implementation
+MTEB_LOADER_RULE = "mteb's implementation sets each task's prompt or instruction"
 ST_CONFIG = "config_sentence_transformers.json"
 MAX_CARD_BYTES = 2 * 1024 * 1024
 MAX_PROMPT_CHARS = 2000
@@ -263,8 +268,19 @@ def with_prompts(spec: ModelSpec, model_dir: Path | None = None, *, overrides: A
             )
         )
     sts = prompt_for(resolved, None)
+    loader = _mteb_loader(spec)
+    if loader is not None:  # mteb's own implementation prompts (or instructs) each task itself
+        sts = Sourced(value=None, source=f"{MTEB_LOADER_SOURCE}{loader}: {MTEB_LOADER_RULE}")
+        if override:
+            notes.append(
+                Finding(
+                    code="prompt-not-applied",
+                    message=f"registry.toml prompts are not applied: mteb's {loader} runs this model "
+                    "with its own prompts and instructions",
+                )
+            )
     named = {**file_prompts, **(prompts.value or {})}
-    mentioned = _mentions(spec.source, file_prompts, mteb_prompts, named)
+    mentioned = _mentions(spec.source, file_prompts, mteb_prompts, named) if loader is None else {}
     for where, texts in mentioned.items():
         unapplied = [t for t in dict.fromkeys(texts) if t != sts.value]
         if unapplied:
@@ -278,6 +294,14 @@ def with_prompts(spec: ModelSpec, model_dir: Path | None = None, *, overrides: A
             )
     kept_notes = [w for w in spec.warnings if w.code not in {"prompt-not-applied", "invalid-prompt"}]
     return resolved.model_copy(update={"sts_prompt": sts, "warnings": kept_notes + notes})
+
+
+def _mteb_loader(spec: ModelSpec) -> str | None:
+    """The loader's name when the model runs through mteb's own implementation, else None."""
+    from harness.mteb_meta import MTEB_PATH, encode_path
+
+    path, _why = encode_path(spec.mteb)
+    return (spec.mteb.loader or "its loader") if path == MTEB_PATH and spec.mteb is not None else None
 
 
 def with_sources(spec: ModelSpec, model_dir: Path | None = None, *, overrides: Any = None) -> ModelSpec:
@@ -295,11 +319,23 @@ _SOURCE_LABELS = (
 )
 
 
+def mteb_loader_of(source: str | None) -> str | None:
+    """The loader a prompt source names when mteb's implementation sets the prompt, else None."""
+    src = source or ""
+    if not src.startswith(MTEB_LOADER_SOURCE) or src.startswith(MTEB_SOURCE):
+        return None
+    return src[len(MTEB_LOADER_SOURCE) :].split(":", 1)[0] or None
+
+
 def prompt_label(prompt: Sourced[str]) -> str:
-    """A short cell for tables: ``'query: ' (mteb)``, ``none``."""
+    """A short cell for tables, always with where it came from: ``'query: ' (mteb)``,
+    ``none (model files)``, ``by mteb's NomicWrapper``, ``none known (model files not read)``."""
+    loader = mteb_loader_of(prompt.source)
+    if loader is not None:
+        return f"{prompt.value!r} (mteb's {loader})" if prompt.value else f"by mteb's {loader}"
     where = next((label for src, label in _SOURCE_LABELS if (prompt.source or "").startswith(src)), None)
     if not prompt.value:
-        return "none" + (f" ({where})" if where in ("mteb", "registry.toml") else "")
+        return f"none ({where})" if where else "none known (model files not read)"
     shown = prompt.value if len(prompt.value) <= 60 else prompt.value[:57] + "..."
     return f"{shown!r}" + (f" ({where})" if where else "")
 

@@ -11,6 +11,7 @@ Also the bodies of the ``harness cards`` and ``harness models`` commands.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -49,6 +50,8 @@ def read_overrides(path: Path) -> tuple[dict | None, str | None]:
     """(overrides, problem) from a registry.toml; (None, None) when there is none."""
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # a folder or FIFO named registry.toml: never opened, but never ignored either
+            return None, f"{OVERRIDES_FILE}: not a regular file (a folder, FIFO or device); not read"
         return None, None
     try:
         with path.open("rb") as fh:
@@ -58,11 +61,37 @@ def read_overrides(path: Path) -> tuple[dict | None, str | None]:
     if len(data) > MAX_OVERRIDES_BYTES:
         return None, f"{OVERRIDES_FILE}: larger than {MAX_OVERRIDES_BYTES} bytes; not read"
     try:
-        return tomllib.loads(data.decode("utf-8")), None
+        overrides = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None, f"{OVERRIDES_FILE}: not UTF-8 text"
     except tomllib.TOMLDecodeError as exc:
         return None, f"{OVERRIDES_FILE}: invalid TOML ({' '.join(str(exc).split())})"
+    return overrides, _schema_problem(overrides)
+
+
+# The keys a registry.toml may set and the TOML type of each; what the values mean (a valid Hub id,
+# a known language) the card parser checks and warns about, since the card's facts are read beside them.
+OVERRIDE_TYPES: dict[str, tuple[type, ...]] = {
+    "model_id": (str,),
+    "revision": (str,),
+    "languages": (str, list),
+    "path": (str,),
+    "prompts": (dict,),
+}
+TOML_TYPE_NAMES = {str: "a string", list: "a list", dict: "a table"}
+
+
+def _schema_problem(overrides: dict) -> str | None:
+    """A maintainer's typo must not pass as "no weights found": unknown keys and wrong types are errors."""
+    for key, value in overrides.items():
+        if key not in OVERRIDE_TYPES:
+            close = difflib.get_close_matches(key, OVERRIDE_TYPES, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"{OVERRIDES_FILE}: unknown key {key[:40]!r} (known: {', '.join(OVERRIDE_TYPES)}{hint})"
+        if not isinstance(value, OVERRIDE_TYPES[key]):
+            wanted = " or ".join(TOML_TYPE_NAMES[t] for t in OVERRIDE_TYPES[key])
+            return f"{OVERRIDES_FILE}: {key} must be {wanted}, not {str(value)[:40]!r}"
+    return None
 
 
 def _is_model_dir(folder: Path) -> bool:
@@ -98,20 +127,28 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
     return with_sources(spec, model_dir, overrides=overrides)  # mteb's metadata and the prompts
 
 
-def load_registry(root: Path) -> list[ModelSpec]:
-    """One spec per sub-folder holding a README.md (or a registry.toml), sorted by key."""
+def _holds_anything(folder: Path) -> bool:
+    try:
+        return any(not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return True  # an unreadable folder is an entry; reading its card says why it fails
+
+
+def entry_folders(root: Path) -> list[Path]:
+    """The registry's entry folders, sorted: every sub-folder that is not hidden and not empty. One
+    without a README.md (a card named otherwise, weights alone) is an entry too, and its spec says
+    "file not found", so that no entry is silently left out."""
     root = Path(root)
     try:
         children = sorted(root.iterdir(), key=lambda p: p.name) if root.is_dir() else []
     except OSError:
         return []
-    specs = [
-        load_entry(child)
-        for child in children
-        if not child.name.startswith(".")
-        and child.is_dir()
-        and ((child / CARD_FILE).exists() or (child / OVERRIDES_FILE).exists())
-    ]
+    return [c for c in children if not c.name.startswith(".") and c.is_dir() and _holds_anything(c)]
+
+
+def load_registry(root: Path) -> list[ModelSpec]:
+    """One spec per entry folder (`entry_folders`), sorted by key."""
+    specs = [load_entry(folder) for folder in entry_folders(root)]
     return _flag_duplicates(sorted(specs, key=lambda s: s.key))
 
 
@@ -216,7 +253,7 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
     if not paths and not Path(registry_dir).is_dir():
         print(f"harness: {registry_dir}: registry folder not found", file=sys.stderr)
         return 1
-    targets = card_paths(paths or [Path(registry_dir)])
+    targets = card_paths(paths) if paths else [f / CARD_FILE for f in entry_folders(registry_dir)]
     specs = [load_card(p) for p in targets]
     _report_errors(specs)
     if as_json:

@@ -32,8 +32,12 @@ def score_pairs(
     dtype: str = "auto",
     trust_remote_code: bool = False,
     use_cache: bool = True,
+    cache_dir: Path | None = None,
 ) -> dict:
-    """Encode both sides of every pair with the harness's encode path and score them."""
+    """Encode both sides of every pair with the harness's encode path and score them.
+
+    `cache_dir` is the run's cache folder (``--cache-dir`` / ``HARNESS_CACHE_DIR`` / the config
+    file's ``cache_dir``): ``score`` and ``run`` share one embedding cache file."""
     from harness import encode, evaluate, tasks
 
     task = tasks.pairs_task(pairs_file)
@@ -44,7 +48,7 @@ def score_pairs(
     settings = RunSettings(dtype=resolved, trust_remote_code=trust_remote_code, prompt=prompt)  # type: ignore[arg-type]
     revision = encode.weights_revision(model_path)
     fingerprint = encode.vector_fingerprint(str(model_path.resolve()), revision, settings)
-    cache = encode.EmbeddingCache(encode.default_cache_dir()) if use_cache else None
+    cache = encode.EmbeddingCache(encode.default_cache_dir(cache_dir)) if use_cache else None
 
     def loader() -> encode.LoadedModel:
         return encode.load_model(
@@ -71,7 +75,13 @@ def score_pairs(
 
 
 def score_command(
-    model_path: Path, pairs_file: Path, as_json: bool, dtype: str, trust_remote_code: bool, use_cache: bool
+    model_path: Path,
+    pairs_file: Path,
+    as_json: bool,
+    dtype: str,
+    trust_remote_code: bool,
+    use_cache: bool,
+    cache_dir: Path | None = None,
 ) -> int:
     from harness import encode, evaluate, tasks
 
@@ -79,7 +89,7 @@ def score_command(
         print(f"harness: {model_path}: not a model folder", file=sys.stderr)
         return 2
     try:
-        result = score_pairs(model_path, pairs_file, dtype, trust_remote_code, use_cache)
+        result = score_pairs(model_path, pairs_file, dtype, trust_remote_code, use_cache, cache_dir)
     except (
         tasks.DataError,
         tasks.TaskUnavailable,

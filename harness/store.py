@@ -2,27 +2,22 @@
 
 Layout (mteb's, see :mod:`harness.mteb_layout`): ``<results>/<org>__<Name>/<revision>/<Task>.json``
 with a ``model_meta.json`` per revision folder; tasks that are not MTEB's live in
-``<revision>/harness-local/``. A file holds every (split, subset) evaluated for that task, so
-``--lang de`` and ``--lang es`` runs of STSBenchmarkMultilingualSTS share one file the way
-MTEB's own result files do. Each evaluated unit is one *run record* in ``harness.runs``; the
-successful ones also appear in MTEB's ``scores[split]`` list, so mteb's ``TaskResult``,
-``ResultCache`` and ``Benchmark`` read the folder as their own.
+``<revision>/harness-local/``. A file holds every (split, subset) evaluated for a task, as MTEB's
+do: one *run record* each in ``harness.runs``, the successful ones also in MTEB's
+``scores[split]``, so mteb's ``TaskResult``, ``ResultCache`` and ``Benchmark`` read the folder.
 
-A run's identity is (model revision, task, subset, split, data revision, settings hash):
-resume compares identities, never file names. Records with different identities live side by
-side (a different pairs file under the same name, other settings); MTEB's ``scores`` list shows,
-per split and subset, the successful record that finished last. A failure never replaces a
-successful record of the same identity (``--force`` included): the good result stays and the
-caller is told. Writes take a file lock, merge with what is on disk and replace the file
-atomically, readable as any output file (0644 unless the umask says otherwise).
+A run's identity is (model revision, task, subset, split, data revision, settings hash): resume
+compares identities, never file names. Different identities live side by side (another pairs
+file under the same name, other settings); ``scores`` shows, per split and subset, the last
+successful one. A failure never replaces a successful record of the same identity (``--force``
+included): the good result stays and the caller is told. Writes lock, merge with what is on
+disk and replace the file atomically (mode 0644 unless the umask says otherwise).
 
-Reading: only regular files of at most :data:`MAX_RESULT_BYTES` are read (a FIFO or a link to
-``/dev/zero`` is reported and skipped, never opened for reading). A file that is JSON but not a
-result this version can read (``{"harness": []}``, a record with a missing field, nesting
-100,000 deep) is an :class:`InvalidResult`: ``run`` moves it to ``<results>/.quarantine/``
-(nothing is deleted) and recomputes what it held. Files of schema version 1 (folders named by
-registry key) are read as they are; :func:`harness.result_migration.migrate` moves them into
-this layout.
+Reading: only regular files of at most :data:`MAX_RESULT_BYTES` (a FIFO or a link to /dev/zero
+is reported, never read). A file that is not a result this version can use (``{"harness": []}``,
+a record with a missing field or a NaN score, JSON nested 100,000 deep) is an
+:class:`InvalidResult`: ``run`` moves it to ``<results>/.quarantine/`` (nothing is deleted) and
+recomputes what it held. Version 1 files (folders named by registry key) are read as they are.
 """
 
 from __future__ import annotations
@@ -30,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -41,16 +37,16 @@ from typing import Any
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness import mteb_layout
 from harness.model_files import UnreadableFile, read_bytes
-from harness.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE, folder_name, model_meta_json, name_for
+from harness.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE
 from harness.records import RunRecord
 
 SCHEMA_VERSION = 2
 NO_REVISION = "no-revision"  # folder for models whose weights (and so revision) were never found
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 QUARANTINE_FOLDER = ".quarantine"
-# Who computed the scores: the harness's evaluator, which reproduces mteb's STS evaluator
-# (AnySTSEvaluator: cosine/manhattan/euclidean Pearson and Spearman with scipy; tests/test_evaluate.py).
+# Who computed the scores: harness.evaluate reproduces mteb's AnySTSEvaluator (tests/test_evaluate.py).
 EVALUATOR = {
     "name": "harness.evaluate",
     "equals": "mteb AnySTSEvaluator (same correlations; checked against mteb's evaluator in the tests)",
@@ -108,7 +104,7 @@ def task_file_name(task_name: str) -> str:
 
 def model_folder(model_key: str, model_id: str | None) -> str:
     """The model's folder: mteb's ``org__Name`` for its Hub id (``harness-local__<key>`` without one)."""
-    return folder_name(name_for(model_id, model_key))
+    return mteb_layout.folder_name(mteb_layout.name_for(model_id, model_key))
 
 
 def result_path(
@@ -122,18 +118,18 @@ def result_path(
     return path
 
 
+def _lock(root: Path, name: str, timeout: float) -> FileLock:
+    (root / ".locks").mkdir(parents=True, exist_ok=True)
+    return FileLock(str(root / ".locks" / name), timeout=timeout)
+
+
 def _lock_for(root: Path, path: Path) -> FileLock:
-    rel = path.relative_to(root).as_posix().replace("/", "__")
-    lock_dir = root / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(lock_dir / f"{rel}.lock"), timeout=600)
+    return _lock(root, path.relative_to(root).as_posix().replace("/", "__") + ".lock", 600)
 
 
 def model_lock(root: Path, model_key: str) -> FileLock:
     """A lock held while one process works on a model, so two runs do not encode it twice."""
-    lock_dir = root / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(lock_dir / f"{safe_component(model_key, 'model key')}.model.lock"), timeout=-1)
+    return _lock(root, f"{safe_component(model_key, 'model key')}.model.lock", -1)
 
 
 def _file_mode() -> int:
@@ -198,18 +194,16 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def quarantine(root: Path, path: Path) -> Path:
-    """Move a bad result file aside, under ``<root>/.quarantine/`` (kept, never deleted)."""
+def quarantine(root: Path, path: Path) -> str:
+    """Move a bad result file aside, under ``<root>/.quarantine/`` (kept, never deleted); says where."""
     rel = path.relative_to(root).as_posix().replace("/", "__")
     target = root / QUARANTINE_FOLDER / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
-    return target
-
-
-def _score_entry(run: RunRecord) -> dict[str, Any]:
-    """MTEB's ScoresDict for one subset: scores plus hf_subset and languages."""
-    return {**run.scores, "hf_subset": run.subset, "languages": run.languages}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    except OSError as exc:  # a read-only folder, or another run moved it first
+        return f"could not be moved aside ({exc.strerror or exc})"
+    return f"moved to {target}"
 
 
 def shown_runs(runs: list[RunRecord]) -> list[RunRecord]:
@@ -227,8 +221,9 @@ def shown_runs(runs: list[RunRecord]) -> list[RunRecord]:
 def _rebuild_scores(runs: list[RunRecord]) -> dict[str, list[dict[str, Any]]]:
     scores: dict[str, list[dict[str, Any]]] = {}
     for run in shown_runs(runs):
-        if run.status == "ok":
-            scores.setdefault(run.split, []).append(_score_entry(run))
+        if run.status == "ok":  # MTEB's ScoresDict: scores plus hf_subset and languages
+            entry = {**run.scores, "hf_subset": run.subset, "languages": run.languages}
+            scores.setdefault(run.split, []).append(entry)
     return scores
 
 
@@ -242,17 +237,14 @@ def merge_run(runs: list[RunRecord], run: RunRecord) -> tuple[list[RunRecord], R
     return sorted(merged, key=lambda r: (r.split, r.subset, r.finished_at or "")), None
 
 
-def _existing_runs(root: Path, path: Path, notes: list[str] | None) -> list[RunRecord]:
+def _existing_runs(root: Path, path: Path, notes: list[str]) -> list[RunRecord]:
     """The records already in `path`; a file this version cannot read is moved aside first."""
     try:
-        existing = read_json(path)
-        return _runs_of(path, existing)
+        return _runs_of(path, read_json(path))
     except FileNotFoundError:
         return []
     except StoreError as exc:
-        moved = quarantine(root, path)
-        if notes is not None:
-            notes.append(f"{exc}; moved to {moved}")
+        notes.append(f"{exc}; {quarantine(root, path)}")
         return []
 
 
@@ -260,12 +252,35 @@ def _runs_of(path: Path, data: dict[str, Any]) -> list[RunRecord]:
     block = data.get("harness")
     if not isinstance(block, dict) or not isinstance(block.get("runs", []), list):
         raise InvalidResult(f"{path}: not a harness result (no valid 'harness' block)")
-    try:
-        return [RunRecord.model_validate(r) for r in block.get("runs", [])]
-    except (ValidationError, ValueError, TypeError) as exc:
-        first = str(exc).splitlines()
-        detail = " ".join(first[:3])[:200]
-        raise InvalidResult(f"{path}: invalid run record: {detail}") from None
+    runs = []
+    for number, raw in enumerate(block.get("runs", [])):
+        try:
+            runs.append(_checked_run(RunRecord.model_validate(raw)))
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+            if isinstance(exc, ValidationError):
+                error = exc.errors()[0]
+                field = "".join(f".{part}" for part in error["loc"])
+                detail = f"runs[{number}]{field}: {error['msg']}"
+            else:
+                detail = f"runs[{number}]: {exc}"
+            raise InvalidResult(f"{path}: invalid run record: {detail[:200]}") from None
+    return runs
+
+
+def _checked_run(run: RunRecord) -> RunRecord:
+    """`run` if it says what it is: an ``ok`` record holds a main score, and correlations are finite
+    and within -1..1 (a NaN or a 7.5 is no score; such a file is quarantined and recomputed)."""
+    if run.status != "ok":
+        return run
+    if "main_score" not in run.scores:
+        raise ValueError("status ok without a main_score")
+    for name, values in (("scores", run.scores.values()), ("ci95", run.ci95 or [])):
+        if not all(math.isfinite(v) and abs(v) <= 1 + 1e-6 for v in values):
+            raise ValueError(f"status ok with {name} that are not correlations (not finite or outside -1..1)")
+    for name, values in (("cosine_similarities", run.cosine_similarities), ("gold", run.gold)):
+        if values is not None and not all(map(math.isfinite, values)):
+            raise ValueError(f"status ok with {name} that are not finite")
+    return run
 
 
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:
@@ -299,21 +314,19 @@ def write_run(
     minimal one). One line per event worth telling (a failure that kept a good result, a bad
     file moved aside) goes to ``notes``.
     """
-    from harness.result_migration import migrate
-
-    migrate(root, notes)
-    local = not (is_mteb_task(task_name) if in_mteb is None else in_mteb)
+    notes = [] if notes is None else notes
+    local = not (mteb_layout.is_mteb_task(task_name) if in_mteb is None else in_mteb)
     folder = model_folder(model_key, model_id)
     path = result_path(root, folder, revision, task_name, harness_local=local)
+    try:
+        _checked_run(run)
+    except ValueError as exc:
+        raise StoreError(f"{path}: not stored: {exc}") from None
     with _lock_for(root, path):
         runs, kept = merge_run(_existing_runs(root, path, notes), run)
         if kept is not None:
-            if notes is not None:
-                notes.append(
-                    f"{model_key}: {task_name} {run.split}/{run.subset}: {run.status} "
-                    f"({run.error_kind}) not stored over the good result of {kept.finished_at or 'earlier'} "
-                    f"in {path}"
-                )
+            what = f"{model_key}: {task_name} {run.split}/{run.subset}: {run.status} ({run.error_kind})"
+            notes.append(f"{what} not stored over the good result of {kept.finished_at or 'then'} in {path}")
             return path
         data = {
             "dataset_revision": dataset_revision or run.data_revision or "unknown",
@@ -334,20 +347,61 @@ def write_run(
         }
         atomic_write_json(path, data)
         if revision != NO_REVISION:
-            meta = model_meta or model_meta_json(name_for(model_id, model_key), revision)
+            name = mteb_layout.name_for(model_id, model_key)
+            meta = model_meta or mteb_layout.model_meta_json(name, revision)
             write_model_meta(root / folder / revision, meta)
     return path
 
 
-def is_mteb_task(task_name: str) -> bool:
-    """Whether mteb knows a task by this name (a harness-local name is not one)."""
-    return _mteb_task_revision(task_name) is not None
+# ---------------------------------------------------------------- version 1 files, read as they are
+# Schema version 1 stored ``<results>/<registry key>/<revision>/<Task>.json`` and named two German
+# tasks the old way: ``GermanSTSBenchmark`` read the DeepL files (``GermanSTSBenchmark-deepl``
+# today); ``GermanSTSBenchmark-aws`` read the Amazon Translate files, MTEB's ``GermanSTSBenchmark``.
+_RENAMED = {"GermanSTSBenchmark-aws": "GermanSTSBenchmark"}
 
 
-def _mteb_task_revision(task_name: str) -> str | None:
-    from harness.result_migration import mteb_dataset_revision
+def legacy_location(root: Path, model_key: str) -> Path:
+    """Where version 1 kept a model's results: the folder named by its registry key."""
+    return root / safe_component(model_key, "model key")
 
-    return mteb_dataset_revision(task_name)
+
+def _today_name(task_name: str, run: RunRecord) -> str:
+    if task_name in _RENAMED:
+        return _RENAMED[task_name]
+    source = (run.data_source or "").replace("\\", "/")
+    if task_name == "GermanSTSBenchmark" and "/deepl/" in source:
+        return "GermanSTSBenchmark-deepl"
+    return task_name
+
+
+def current_names(data: dict[str, Any], runs: list[RunRecord]) -> list[tuple[str, str | None, RunRecord]]:
+    """``(task name, dataset revision, record)`` per record of a result file, with today's names.
+
+    A record renamed from a version 1 file gets the identity today's runner computes for it, so
+    resume recognises it.
+    """
+    task_name = str(data.get("task_name"))
+    dataset_revision = data.get("dataset_revision")
+    block = data.get("harness") or {}
+    if block.get("schema_version", 1) != 1:
+        return [(task_name, dataset_revision, run) for run in runs]
+    out: list[tuple[str, str | None, RunRecord]] = []
+    for run in runs:
+        name = _today_name(task_name, run)
+        if name == task_name:
+            out.append((task_name, dataset_revision, run))
+            continue
+        identity = run_identity(
+            revision=str(block.get("revision")),
+            task_name=name,
+            subset=run.subset,
+            split=run.split,
+            data_revision=run.data_revision,
+            settings_hash=run.settings_hash or run.settings.identity_hash(),
+        )
+        renamed = run.model_copy(update={"identity": identity})
+        out.append((name, mteb_layout.mteb_dataset_revision(name) or run.data_revision, renamed))
+    return out
 
 
 def iter_result_files(root: Path) -> Iterator[Path]:
@@ -361,9 +415,7 @@ def iter_result_files(root: Path) -> Iterator[Path]:
 
 
 def load_file(path: Path) -> list[StoredResult]:
-    """Every record of one result file (version 1 files with today's task names, see result_migration)."""
-    from harness.result_migration import current_names
-
+    """Every record of one result file (version 1 files with today's names: :func:`current_names`)."""
     data = read_json(path)
     runs = _runs_of(path, data)
     block = data["harness"]
@@ -387,31 +439,32 @@ def load_file(path: Path) -> list[StoredResult]:
         raise InvalidResult(f"{path}: invalid result file: {' '.join(str(exc).split())[:200]}") from None
 
 
-def load_results(
-    root: Path, errors: list[str] | None = None, *, quarantine_bad: bool = False
-) -> list[StoredResult]:
-    """Every stored run under `root`; unreadable files are reported in `errors`, not raised.
-
-    ``quarantine_bad`` (``run`` sets it) moves invalid files aside so what they held is recomputed.
-    """
-    results: list[StoredResult] = []
-    for path in iter_result_files(root):
+def _load_each(
+    root: Path, paths: Iterator[Path] | list[Path], problems: list[str] | None, *, quarantine_bad: bool
+) -> Iterator[list[StoredResult]]:
+    """:func:`load_file` of each path; a file that fails is reported in `problems`, never raised
+    (with ``quarantine_bad``, an invalid one is moved aside so that what it held is recomputed)."""
+    for path in paths:
         try:
-            results.extend(load_file(path))
+            yield load_file(path)
         except StoreError as exc:
             message = str(exc)
             if quarantine_bad and isinstance(exc, InvalidResult):
-                message += f"; moved to {quarantine(root, path)}, its results will be recomputed"
-            if errors is not None:
-                errors.append(message)
-    return results
+                message += f"; {quarantine(root, path)}, its results will be recomputed"
+            if problems is not None:
+                problems.append(message)
+
+
+def load_results(
+    root: Path, errors: list[str] | None = None, *, quarantine_bad: bool = False
+) -> list[StoredResult]:
+    """Every stored run under `root`; a file that fails is reported in `errors` (see `_load_each`)."""
+    loaded = _load_each(root, iter_result_files(root), errors, quarantine_bad=quarantine_bad)
+    return [result for results in loaded for result in results]
 
 
 def prepare_folder(root: Path, notes: list[str]) -> None:
-    """Before ``run`` plans: earlier layouts migrated, invalid files quarantined (their work redone)."""
-    from harness.result_migration import migrate
-
-    migrate(root, notes)
+    """Before ``run`` plans (after :func:`harness.result_migration.migrate`): invalid files quarantined."""
     load_results(root, notes, quarantine_bad=True)
 
 
@@ -428,27 +481,14 @@ def completed_identities(
     Looks in the model's folder (and the version 1 folder named by its key). A file this version
     cannot read is moved aside (reported in ``notes``) so that what it held is computed again.
     """
-    from harness.result_migration import legacy_location
-
-    folders = {root / model_folder(model_key, model_id), legacy_location(root, model_key)}
-    done: set[str] = set()
-    for base in sorted(folders):
+    paths: list[Path] = []
+    for base in sorted({root / model_folder(model_key, model_id), legacy_location(root, model_key)}):
         rev = base / safe_component(revision, "revision")
-        if not rev.is_dir():
-            continue
-        for path in sorted([*rev.glob("*.json"), *rev.glob(f"{LOCAL_TASKS_FOLDER}/*.json")]):
-            if path.name == MODEL_META_FILE or path.name.startswith("."):
-                continue
-            try:
-                stored = load_file(path)
-            except StoreError as exc:
-                message = str(exc)
-                if isinstance(exc, InvalidResult):
-                    message += f"; moved to {quarantine(root, path)}, its results will be recomputed"
-                if notes is not None:
-                    notes.append(message)
-                continue
-            done.update(s.run.identity for s in stored if s.run.status == "ok" and s.model_key == model_key)
+        found = sorted([*rev.glob("*.json"), *rev.glob(f"{LOCAL_TASKS_FOLDER}/*.json")])
+        paths += [p for p in found if p.name != MODEL_META_FILE and not p.name.startswith(".")]
+    done: set[str] = set()
+    for stored in _load_each(root, paths, notes, quarantine_bad=True):
+        done.update(s.run.identity for s in stored if s.run.status == "ok" and s.model_key == model_key)
     return done
 
 

@@ -8,6 +8,9 @@ bit for bit). Speed is not asserted here; benchmarks/bench_scale.py measures it.
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +166,114 @@ def test_shape_mismatch_is_refused():
         ranks.spearmans(np.arange(9.0))
     with pytest.raises(ValueError, match="10 pairs"):
         bs.GoldRanks(np.arange(11.0), bs.Resamples(10, 0, 20))
+
+
+# ------------------------------------------------------------------------------------------
+# against the old code itself, on real STS files
+
+OLD_REV = "1115bd3"  # the last commit whose evaluate.py ranked every resample with scipy
+DATA = Path("/work/shared/data/sts")
+REAL_FILES = [
+    ("stsb_multi_mt/stsb-de-test.csv", "stsb-csv"),
+    ("stsb_multi_mt/stsb-en-test.csv", "stsb-csv"),
+    ("german_stsbenchmark/deepl/stsb_de_test.csv", "score-first-tsv"),
+    ("ro_sts/RO-STS.test.tsv", "score-first-tsv"),
+]
+
+
+@pytest.fixture(scope="module")
+def old_evaluate() -> types.ModuleType:
+    """harness/evaluate.py as it was at OLD_REV (sorting bootstrap), loaded from git history."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        proc = subprocess.run(
+            ["git", "show", f"{OLD_REV}:harness/evaluate.py"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"git history not available: {exc}")
+    if proc.returncode != 0:
+        pytest.skip(f"commit {OLD_REV} not in this checkout's history")
+    assert "rankdata(gold[idx], axis=1)" in proc.stdout  # it is the sorting implementation
+    module = types.ModuleType("evaluate_at_" + OLD_REV)
+    exec(compile(proc.stdout, f"{OLD_REV}:harness/evaluate.py", "exec"), module.__dict__)
+    return module
+
+
+def _real_task(relative: str, reader: str):
+    from harness.tasks.readers import read_file
+
+    path = DATA / relative
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    pairs, _ = read_file(path, reader)
+    return pairs
+
+
+def _char_ngram_embeddings(s1: list[str], s2: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Real (if simple) sentence vectors: TF-IDF of character n-grams, dense float32."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=512).fit(s1 + s2)
+    return (
+        vec.transform(s1).toarray().astype(np.float32),
+        vec.transform(s2).toarray().astype(np.float32),
+    )
+
+
+def _word_jaccard(s1: list[str], s2: list[str]) -> np.ndarray:
+    """Word-overlap similarity: a real baseline with long runs of ties (0, 1/2, 1, ...)."""
+    out = []
+    for a, b in zip(s1, s2, strict=True):
+        x, y = set(a.lower().split()), set(b.lower().split())
+        out.append(len(x & y) / max(1, len(x | y)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize(("relative", "reader"), REAL_FILES, ids=[f for f, _ in REAL_FILES])
+def test_run_report_and_compare_equal_the_old_code_on_real_files(old_evaluate, relative, reader):
+    from harness.records import RunRecord
+    from harness.report.paired import PairedTests
+
+    pairs = _real_task(relative, reader)
+    gold = np.array(pairs.gold)
+    emb1, emb2 = _char_ngram_embeddings(pairs.sentence1, pairs.sentence2)
+    jaccard = _word_jaccard(pairs.sentence1, pairs.sentence2)
+    assert len(np.unique(jaccard)) < gold.shape[0] // 4  # heavily tied, as real baselines are
+
+    # `run`: score_embeddings (scores, similarities, task interval) against the old one
+    scores, sims, ci = evaluate.score_embeddings(emb1, emb2, pairs.gold)
+    old_scores, old_sims, old_ci = old_evaluate.score_embeddings(emb1, emb2, pairs.gold)
+    assert scores == old_scores and np.array_equal(sims, old_sims)
+    assert abs(ci[0] - old_ci[0]) <= TOL and abs(ci[1] - old_ci[1]) <= TOL
+    for seed in (0, 7):
+        new = evaluate.bootstrap_ci(jaccard, gold, seed=seed)
+        old = old_evaluate.bootstrap_ci(jaccard, gold, seed=seed)
+        assert abs(new[0] - old[0]) <= TOL and abs(new[1] - old[1]) <= TOL
+
+    # `report` and `compare`: paired tests through PairedTests (both commands use it)
+    record = {"split": "test", "subset": "x", "status": "ok", "gold": list(pairs.gold)}
+    a = RunRecord(identity="a", cosine_similarities=[float(x) for x in sims], **record)
+    b = RunRecord(identity="b", cosine_similarities=[float(x) for x in jaccard], **record)
+    for (x, y), test in zip([(a, b), (b, a)], PairedTests(workers=1).run([(a, b), (b, a)]), strict=True):
+        old = old_evaluate.paired_bootstrap(x.cosine_similarities, y.cosine_similarities, pairs.gold)
+        assert test.status == "ok" and test.n_pairs == old["n_pairs"] == gold.shape[0]
+        assert abs(test.delta - old["delta"]) <= TOL
+        assert abs(test.ci[0] - old["ci95"][0]) <= TOL and abs(test.ci[1] - old["ci95"][1]) <= TOL
+        assert test.p_value == old["p_value"]
+
+
+def test_the_benchmarks_old_side_is_the_old_code(old_evaluate):
+    """benchmarks/bench_scale.py times its "old" functions: they must give what OLD_REV gave, exactly."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_scale
+
+    gold = _stsb_de_gold()
+    a = _minilm_like(gold, 8)
+    b = np.round(gold + np.random.default_rng(1).normal(0.0, 1.0, gold.shape[0]))  # ties
+    assert bench_scale.old_ci(a, gold) == old_evaluate.bootstrap_ci(a, gold)
+    assert bench_scale.old_ci(b, gold) == old_evaluate.bootstrap_ci(b, gold)
+    assert bench_scale.old_paired(a, b, gold) == old_evaluate.paired_bootstrap(a, b, gold)

@@ -196,11 +196,18 @@ def test_two_runs_at_once_share_results_and_cache_without_corruption_or_double_w
             assert re.search(rf"^harness: {model}: \d task\(s\) stored meanwhile by another run$", err, re.M)
         else:  # planned after the other run had stored it
             assert line.startswith(f"{model}: ok (all 2 task(s) already stored"), line
-    # one stored run per (model, task), and the cache is a healthy SQLite file
+    # one stored run per (model, task), and the cache is a healthy SQLite file where --cache-dir
+    # D puts it (D/embeddings, the same files as HARNESS_CACHE_DIR=D), holding every sentence
     for path in result_files(ws["results"]):
         assert len(json.loads(path.read_text())["harness"]["runs"]) == 1
-    with encode.EmbeddingCache(ws["cache"]) as cache:
-        assert len(cache) > 0
+    texts = {
+        text
+        for pairs in ws["pairs"]
+        for line in pairs.read_text(encoding="utf-8").splitlines()[1:]
+        for text in line.split("\t")[:2]
+    }
+    with encode.EmbeddingCache(encode.default_cache_dir(ws["cache"])) as cache:
+        assert len(cache) == len(MODELS) * len(texts)  # each model's vectors once, none lost
 
 
 # ------------------------------------------------------------------------------------------

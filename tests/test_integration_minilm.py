@@ -101,6 +101,14 @@ def test_full_german_set_matches_mteb_and_the_fine_tunes_claim_and_caches(
     base = next(r for r in store.load_results(tmp_path / "results") if r.model_key == BASE_KEY)
     assert base.run.off_card_language is True  # an English model, named explicitly for German
     assert base.run.n_pairs == 1379
+    # models without prompts (issue 13): no prompt, the fast path, settings hashed as before prompts
+    # existed; mteb knows the base model's id and loads it as a plain sentence-transformers model
+    for stored in store.load_results(tmp_path / "results"):
+        run = stored.run
+        assert run.settings.prompt is None and run.settings.encoder is None, stored.model_key
+        assert run.encode_path == "sentence-transformers" and run.prompt_source.endswith("no STS prompt")
+        assert not {"prompt", "encoder"} & set(run.settings.hashed_fields())
+    assert "SentenceTransformerEncoderWrapper" in base.run.encode_path_reason
 
     # Again into an empty results folder with the warm cache: no encoding, same numbers, faster.
     cold_encode = base.run.encode.encode_seconds + base.run.encode.model_load_seconds

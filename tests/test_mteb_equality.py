@@ -94,6 +94,8 @@ def harness_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path) 
     assert not summary.failed, said
     (result,) = [r for r in store.load_results(tmp / "results") if r.model_key == key]
     assert result.run.status == "ok", result.run.error
+    (outcome,) = summary.outcomes  # the run says which encode path the model took, and why
+    assert outcome.encoding.startswith(f"{result.run.encode_path} path ({result.run.encode_path_reason}); ")
     return result
 
 

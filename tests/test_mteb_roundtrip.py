@@ -332,3 +332,14 @@ def test_real_minilm_reproduces_mteb_on_german_sts_benchmark(tmp_path, minilm_di
     assert stored.run.scores["main_score"] == pytest.approx(0.6056173, abs=1e-4)
     found = open_published(PUBLISHED).match(stored)
     assert found is not None and abs(found.difference) < 1e-6 and found.within_ci
+
+
+def test_model_meta_from_a_card_keeps_tagalog_as_tagalog() -> None:
+    """langcodes writes tl as fil (Filipino); mteb's tag for Tagalog is tgl, which reads back as tl."""
+    from harness.languages import normalize_language
+    from harness.records import ModelSpec, Sourced
+
+    spec = ModelSpec(key="org__tl", source="card", languages=Sourced(value=["tl", "de"], source="yaml"))
+    languages = model_meta_json("org/tl-model", "abc", spec)["languages"]
+    assert languages == ["tgl-Latn", "deu-Latn"]
+    assert [normalize_language(tag) for tag in languages] == ["tl", "de"]

@@ -126,6 +126,34 @@ def test_registry_override_wins_over_mteb_and_files(tmp_path: Path, tiny_bert_di
     assert bad_spec.sts_prompt.value == "files: " and "invalid-prompt" in codes(bad_spec)
 
 
+def test_models_table_says_where_each_prompt_comes_from(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    reg = tmp_path / "reg"
+    model = make_prompted_copy(tiny_bert_dir, tmp_path / "m", {"STS": "files: "})
+    specs = {
+        "files": entry(reg, "files", "org/files", model),
+        "plain": entry(reg, "plain", "org/plain", tiny_bert_dir),
+        "frida": entry(reg, "frida", "ai-forever/FRIDA", tiny_bert_dir),
+        "qzhou": entry(reg, "qzhou", "Kingsoft-LLM/QZhou-Embedding", model, 'prompts = { STS = "x: " }\n'),
+        "unread": entry(reg, "unread", "org/unread", None),
+    }
+    labels = {key: prompts.prompt_label(spec.sts_prompt) for key, spec in specs.items()}
+    assert labels == {
+        "files": "'files: ' (model files)",
+        "plain": "none (model files)",
+        "frida": "'paraphrase: ' (mteb)",
+        "qzhou": "by mteb's InstructSentenceTransformerModel",
+        "unread": "none known (model files not read)",
+    }
+    # mteb's implementation instructs QZhou itself: the override is not applied, and says so
+    (note,) = [w for w in specs["qzhou"].warnings if w.code == "prompt-not-applied"]
+    assert "registry.toml prompts are not applied" in note.message
+    assert specs["qzhou"].sts_prompt.source.startswith("mteb:InstructSentenceTransformerModel: ")
+    out = run_cli("models", "--registry", reg)
+    assert out.returncode == 0, out.stderr
+    for label in labels.values():
+        assert label in out.stdout, (label, out.stdout)
+
+
 def test_known_ids_get_mteb_prompts_and_cross_checks(tmp_path: Path, tiny_bert_dir: Path) -> None:
     import mteb
     from mteb.models.abs_encoder import get_prompt_name
@@ -200,7 +228,8 @@ def test_settings_hash_is_unchanged_for_models_without_prompts() -> None:
     )
 
 
-def _run(reg: Path, tmp: Path, key: str, *, force: bool = False) -> None:
+def _run(reg: Path, tmp: Path, key: str, *, force: bool = False) -> str | None:
+    """Run one model on the pairs file; what the run says about how it encoded the model."""
     opts = runner.RunOptions(
         languages=[],
         results_dir=tmp / "results",
@@ -215,6 +244,8 @@ def _run(reg: Path, tmp: Path, key: str, *, force: bool = False) -> None:
     )
     summary = runner.run(opts, say=lambda _: None)
     assert not summary.failed, summary
+    (outcome,) = summary.outcomes
+    return outcome.encoding
 
 
 def _stored(tmp: Path, key: str, prompt: str | None) -> store.StoredResult:
@@ -238,11 +269,15 @@ def test_cached_vectors_of_one_prompt_never_serve_another(tmp_path: Path, tiny_b
         (reg / "m" / "registry.toml").write_text(toml)
 
     write_entry(reg, "m", "org/m", tiny_bert_dir)
-    _run(reg, tmp_path, "m")
+    said = _run(reg, tmp_path, "m")
+    assert said == (
+        "sentence-transformers path (not in mteb's model registry: a sentence-transformers model); "
+        "STS prompt: none (model files)"
+    )
     plain = _stored(tmp_path, "m", None)
     assert plain.run.encode.n_encoded > 0 and plain.run.prompt_source.endswith("no STS prompt")
     set_prompt("alpha: ")
-    _run(reg, tmp_path, "m")
+    assert _run(reg, tmp_path, "m").endswith("STS prompt: 'alpha: ' (registry.toml)")
     alpha = _stored(tmp_path, "m", "alpha: ")
     assert alpha.run.encode.n_cache_hits == 0 and alpha.run.encode.n_encoded == plain.run.encode.n_encoded
     assert alpha.run.identity != plain.run.identity

@@ -151,8 +151,14 @@ def test_bad_entries_give_specs_with_errors(tmp_path):
     (tmp_path / "empty-folder").mkdir()
     (tmp_path / ".hidden").mkdir()
     (tmp_path / "loose-file.md").write_text("not an entry")
+    # a folder with a card under another name is an entry that cannot run, never skipped
+    (tmp_path / "card-misnamed").mkdir()
+    (tmp_path / "card-misnamed" / "model_card.md").write_text(
+        CARD.format(lang="de", title="x", model_id="o/m")
+    )
     specs = {s.source: s for s in load_registry(tmp_path)}
-    assert len(specs) == 3
+    assert len(specs) == 4
+    assert specs[str(tmp_path / "card-misnamed" / "README.md")].errors == ["file not found"]
     bad = specs[str(tmp_path / "Bad Name" / "README.md")]
     assert "not a safe name" in bad.errors[0] and bad.key.startswith("invalid-key-")
     good = specs[str(tmp_path / "good" / "README.md")]

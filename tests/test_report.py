@@ -423,12 +423,19 @@ def test_claim_without_language_on_multilingual_card_is_listed_unchecked(built):
 
 
 def test_claims_compared_only_like_with_like(built):
-    """A claim meets only the same correlation of the same similarity: a Manhattan claim the run's
-    manhattan score (not stored here, so not compared), a max claim never, an unspecified one cosine."""
+    """A claim meets only the same correlation of the same similarity: a Manhattan claim never
+    (only cosine or unspecified claims are compared), a max claim never, an unspecified one cosine."""
     claims = [
         Claim(
-            metric="spearman", similarity=sim, value=0.86, dataset="stsb_multi_mt", split="test",
-            language="de", mteb_task="STSBenchmarkMultilingualSTS", source="model-index", quote="card",
+            metric="spearman",
+            similarity=sim,
+            value=0.86,
+            dataset="stsb_multi_mt",
+            split="test",
+            language="de",
+            mteb_task="STSBenchmarkMultilingualSTS",
+            source="model-index",
+            quote="card",
         )
         for sim in ("manhattan", "max", "unspecified")
     ]
@@ -437,8 +444,8 @@ def test_claims_compared_only_like_with_like(built):
     page = rpt.build_page("de", load_results(built["results"]), [spec], None)
     rows = {c.claim.similarity: c for c in page.claims}
     manhattan, top, plain = rows["manhattan"], rows["max"], rows["unspecified"]
-    assert manhattan.metric == "manhattan_spearman" and manhattan.measured is None
-    assert "not like with like" in manhattan.reason
+    assert manhattan.metric is None and manhattan.measured is None and manhattan.unit is None
+    assert manhattan.reason == "not compared: manhattan similarity, not comparable with our cosine score"
     assert top.reason == NOT_COMPARABLE and top.unit is None
     assert plain.metric == "cosine_spearman" and plain.measured is not None and not plain.reason
 

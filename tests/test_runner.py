@@ -307,3 +307,30 @@ def test_a_language_without_tasks_is_a_failure(workspace: dict) -> None:
     summary = runner.run(options(workspace, languages=["xx"], pairs_files=[]), say=lines.append)
     assert summary.failed
     assert lines == ["harness: no STS task matches xx"]
+
+
+def test_an_entry_whose_card_cannot_be_read_is_named_under_any_language(workspace: dict) -> None:
+    """A card with malformed YAML declares no language, so no --lang would select it; `run` still
+    names it (with its error) instead of leaving it out silently."""
+    from harness.card import parse_card
+    from harness.run.plan import broken_entries
+
+    broken = parse_card(Path(__file__).parent / "fixtures" / "cards" / "malformed_yaml.md")
+    assert broken.errors and not broken.language_list and not broken.multilingual
+    good = parse_card(Path(__file__).parent / "fixtures" / "cards" / "new_format.md")
+    for lang in (["de"], ["zh"]):
+        chosen = broken_entries([broken, good], options(workspace, languages=lang, model_names=[]))
+        assert chosen == [broken]
+    assert broken_entries([broken], options(workspace, languages=["de"])) == []  # --model names its own
+
+
+def test_a_language_gets_tasks_that_mteb_evaluates_without_a_test_split(workspace: dict) -> None:
+    """`run --lang ja` without --split: JSTS (validation only in mteb) is selected beside JSICK (test);
+    `--split test` asks for test and leaves JSTS out, as asked."""
+    from harness.run.plan import select_tasks
+
+    default = options(workspace, languages=["ja"], model_names=[], pairs_files=[])
+    chosen = {(t.name, t.split) for t in select_tasks(default)}
+    assert {("JSTS", "validation"), ("JSICK", "test")} <= chosen
+    only_test = options(workspace, languages=["ja"], model_names=[], pairs_files=[], splits=["test"])
+    assert all(t.split == "test" for t in select_tasks(only_test))

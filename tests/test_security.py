@@ -294,13 +294,20 @@ def test_report_escapes_hostile_names_and_stays_in_its_folder(
     runner.run(options(ws, model_names=["org__evil", "org__evil-gone", "org__bert"], pairs_files=[odd]),
                say=lambda _: None)  # fmt: skip
     before = files_under(ws["root"])
+    dirs_before = {p for p in ws["root"].rglob("*") if p.is_dir()}
     argv = ["report", "--results", str(ws["results"]), "--registry", str(reg), "--out", str(ws["reports"])]
     assert cli.main(argv) == 0
     _, err = capsys.readouterr()
     assert "Traceback" not in err
     created = files_under(ws["root"]) - before
-    assert created and all(p.is_relative_to(ws["reports"]) for p in created)
-    pages = {p.name: p.read_text(encoding="utf-8") for p in created}
+    # the reports folder, plus exactly one file beside the results: the paired-test cache
+    # (issue 18: "a small cache beside the results, safe to delete"); nothing else anywhere
+    cache = ws["results"] / ".harness-cache" / "paired.sqlite"
+    pages_written = {p for p in created if p.is_relative_to(ws["reports"])}
+    assert pages_written and created - pages_written <= {cache}
+    new_dirs = {p for p in ws["root"].rglob("*") if p.is_dir()} - dirs_before
+    assert all(d.is_relative_to(ws["reports"]) or d == cache.parent for d in new_dirs)
+    pages = {p.name: p.read_text(encoding="utf-8") for p in pages_written}
     assert "und.html" in pages and "index.html" in pages and "und.md" in pages
     html = "\n".join(t for n, t in pages.items() if n.endswith(".html"))
     assert "alert(3)" in html and "org__evil" in html  # the hostile things are shown ...

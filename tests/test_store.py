@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import store
+from harness import result_migration, store
 
 
 def _run(
@@ -174,12 +174,14 @@ def test_result_files_of_version_1_still_load(tmp_path: Path) -> None:
     assert ok.hardware.cpu_count == 2 and ok.scores["main_score"] == ok.scores["cosine_spearman"]
     assert loaded["missing-bert"].encode is None and loaded["missing-bert"].hardware is None
 
-    # Writing into a version-1 folder first moves its files into today's layout (originals kept).
+    # Before a run plans, the migration moves a version-1 folder's files into today's layout
+    # (originals kept); a record written afterwards merges with the moved ones.
     root = Path(shutil.copytree(LEGACY, tmp_path / "results"))
     path = next((root / "tiny-bert").glob("*/*.json"))
     original = path.read_bytes()
     assert json.loads(original)["harness"]["runs"][0]["encode"]["dtype"] == "none"
     notes: list[str] = []
+    assert result_migration.migrate(root, notes) == 3
     new_path = store.write_run(
         root,
         model_key="tiny-bert",

@@ -587,3 +587,15 @@ def test_real_data_every_file_parses(pattern, fmt):
         split = next(s for s in expected if s in path.name)
         pairs, _ = T.read_file(path, fmt)
         assert len(pairs) == expected[split], path
+
+
+def test_pairs_path_that_is_a_folder_or_fifo_is_named_as_such(tmp_path):
+    import os
+
+    fifo = tmp_path / "pairs.tsv"
+    os.mkfifo(fifo)
+    for path in (tmp_path, fifo):
+        with pytest.raises(T.DataError, match=r"not a regular file \(a folder, FIFO or device\); not read$"):
+            T.pairs_task(path)
+    with pytest.raises(T.DataError, match=r"file not found$"):
+        T.pairs_task(tmp_path / "missing.tsv")

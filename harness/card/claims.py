@@ -91,10 +91,11 @@ def model_index_claims(ev: Evidence, meta: dict) -> list[Found]:
             if not isinstance(res, dict):
                 continue
             ds = res.get("dataset") if isinstance(res.get("dataset"), dict) else {}
+            # the name as the card shows it ("MTEB STS22.v2 (ar)": task, version and subset), else the
+            # Hub id, which names no version ("mteb/sts22-crosslingual-sts" is STS22 and STS22.v2)
             label = next((str(ds[k]) for k in ("name", "type") if isinstance(ds.get(k), str)), "")
-            name = label
             task = res.get("task")
-            if not _is_sts_task(task, f"{label} {name}"):
+            if not _is_sts_task(task, label):
                 continue
             mteb_sts = isinstance(task, dict) and normalise(str(task.get("type", ""))) == "sts"
             dataset, split, lang = dataset_info(label) if label else (None, None, None)
@@ -103,7 +104,7 @@ def model_index_claims(ev: Evidence, meta: dict) -> list[Found]:
             config = ds.get("config")
             lang = lang or subset_of(config if isinstance(config, str) else None)
             if lang is None:
-                lang = subset_of(sts_dataset(name).subset)
+                lang = subset_of(sts_dataset(label).subset)
             metrics = res.get("metrics")
             if not isinstance(metrics, list):
                 continue
@@ -111,7 +112,7 @@ def model_index_claims(ev: Evidence, meta: dict) -> list[Found]:
             percent = any(
                 isinstance(v, int | float) and not isinstance(v, bool) and abs(v) > 1 for v in numbers
             )
-            percent = percent or (mteb_percent and _is_mteb(name))
+            percent = percent or (mteb_percent and _is_mteb(label))
             for metric in metrics[:200]:
                 seen += 1
                 if seen > MAX_MODEL_INDEX_METRICS or len(out) > 2 * MAX_CLAIMS:

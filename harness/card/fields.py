@@ -244,34 +244,21 @@ def _hub_dataset(url: str) -> str | None:
     return m.group(1) if m else None
 
 
+# the template's numeric description items: item -> (fact, largest sensible value, warning code)
+_DESCRIPTION_NUMBERS = {
+    "maximum sequence length": ("max_seq_length", MAX_SEQ_LENGTH, "invalid-max-seq-length"),
+    "output dimensionality": ("dimension", MAX_DIMENSION, "invalid-dimension"),
+}
+
+
 def read_description(ev: Evidence, doc: Document) -> None:
     for field, value, item in description_items(doc):
         low = field.lower()
         src = f"description:{field}"
-        if low == "maximum sequence length":
-            got = as_int(
-                _first_number(value),
-                "Maximum Sequence Length",
-                src,
-                ev,
-                1,
-                MAX_SEQ_LENGTH,
-                "invalid-max-seq-length",
-                text=True,
-            )
-            ev.add("max_seq_length", got, src, RANK_DESCRIPTION)
-        elif low == "output dimensionality":
-            got = as_int(
-                _first_number(value),
-                "Output Dimensionality",
-                src,
-                ev,
-                1,
-                MAX_DIMENSION,
-                "invalid-dimension",
-                text=True,
-            )
-            ev.add("dimension", got, src, RANK_DESCRIPTION)
+        if low in _DESCRIPTION_NUMBERS:
+            fact, most, code = _DESCRIPTION_NUMBERS[low]
+            got = as_int(_first_number(value), field, src, ev, 1, most, code, text=True)
+            ev.add(fact, got, src, RANK_DESCRIPTION)
         elif low == "base model":
             name = value.split(" ", 1)[0] if value else ""
             if classify_model_id(name)[0] in ("ok", "local"):
@@ -417,6 +404,11 @@ def _prose_blocks(doc: Document) -> list[Block]:
     return [b for b in doc.prose if len(b.text) <= MAX_LINE_CHARS]
 
 
+def _signed(text: str, start: int) -> bool:
+    """Whether the number at `start` carries a minus sign (a hyphen or U+2212 after a space or the start)."""
+    return start > 0 and text[start - 1] in "-\u2212" and (start == 1 or not text[start - 2].isalnum())
+
+
 def read_prose(ev: Evidence, doc: Document) -> None:
     blocks = _prose_blocks(doc)
     text = "\n".join(b.text for b in blocks)
@@ -424,6 +416,8 @@ def read_prose(ev: Evidence, doc: Document) -> None:
     for regex in _DIM_RES:
         for m in regex.finditer(text):
             d = _to_int(m.group(1))
+            if _signed(text, m.start(1)):  # "a -5 dimensional space": a minus sign, not "1024-dim"
+                d = -d
             if not 1 <= d <= MAX_DIMENSION:
                 ev.warn("invalid-dimension", f"the prose gives a {d}-dimensional output; ignored")
             else:

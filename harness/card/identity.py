@@ -48,22 +48,21 @@ _STOCK_SENTENCES = {
     "the quick brown fox jumps over the lazy dog",
 }
 _Q = r"""(['"])(.{0,300}?)\1"""
+
+
+def _call(callee: str, keyword: str) -> re.Pattern[str]:
+    """A call whose first argument is a quoted string, given plainly or as `keyword=`."""
+    return re.compile(rf"{callee}\(\s*(?:{keyword}\s*=\s*)?{_Q}")
+
+
 _SNIPPETS = (
+    (_call("SentenceTransformer", "model_name_or_path"), "usage:SentenceTransformer()", RANK_SNIPPET),
     (
-        re.compile(rf"SentenceTransformer\(\s*(?:model_name_or_path\s*=\s*)?{_Q}"),
-        "usage:SentenceTransformer()",
-        RANK_SNIPPET,
-    ),
-    (
-        re.compile(rf"\.from_pretrained\(\s*(?:pretrained_model_name_or_path\s*=\s*)?{_Q}"),
+        _call(r"\.from_pretrained", "pretrained_model_name_or_path"),
         "usage:from_pretrained()",
         RANK_SNIPPET_LOW,
     ),
-    (
-        re.compile(rf"\bmodels\.Transformer\(\s*(?:model_name_or_path\s*=\s*)?{_Q}"),
-        "usage:models.Transformer()",
-        RANK_SNIPPET_LOW,
-    ),
+    (_call(r"\bmodels\.Transformer", "model_name_or_path"), "usage:models.Transformer()", RANK_SNIPPET_LOW),
     (
         re.compile(rf"(?i)\b(?:\w*model_name\w*|\w*model_id|model_path|repo_id|model)\s*=\s*{_Q}"),
         "usage:model name",

@@ -27,24 +27,11 @@ from harness.card.frontmatter import load_yaml, split_front_matter
 from harness.card.ids import KEY_RE, classify_model_id, valid_key
 from harness.card.text import MAX_CARD_BYTES, read_text, too_large
 from harness.languages import read_languages
-from harness.records import ModelSpec
+from harness.records import ModelSpec, Sourced
 
 _REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}$")
-FIELDS = (
-    "model_id",
-    "languages",
-    "dimension",
-    "pooling",
-    "max_seq_length",
-    "architecture",
-    "base_model",
-    "datasets",
-    "loss",
-    "license",
-    "normalize",
-    "revision",
-    "local_path",
-)
+# every sourced fact of a spec; those no card states (parameters, prompts) resolve to unknown here
+FIELDS = tuple(name for name, info in ModelSpec.model_fields.items() if isinstance(info.default, Sourced))
 
 
 def parse_card(

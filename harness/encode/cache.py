@@ -125,8 +125,8 @@ class EmbeddingCache:
             self._disable(exc)
 
     def _disable(self, exc: BaseException) -> None:
+        # one warning, not a log record too: on the command line both would print the same line
         warnings.warn(f"embedding cache {self.path} unusable, running without it: {exc}", stacklevel=3)
-        log.warning("embedding cache %s unusable, running without it: %s", self.path, exc)
         self._disabled = True
         self._conn = None
 
@@ -144,7 +144,6 @@ class EmbeddingCache:
                     os.replace(src, Path(str(moved) + suffix))
         msg = f"embedding cache {self.path} is corrupt ({exc}); moved it to {moved} and starting a new one"
         warnings.warn(msg, stacklevel=3)
-        log.warning(msg)
 
     def _run(self, fn: Callable[[sqlite3.Connection], Any], default: Any) -> Any:
         """Run fn on the connection; recover from corruption once; never raise sqlite errors."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from harness.errors import EncodeError, ModelLoadError, RemoteCodeRefused
 from harness.model_files import (
+    folder_files,
     irregular_files,
     open_regular,
     read_modules,
@@ -28,6 +28,7 @@ from harness.records import DType
 
 log = logging.getLogger("harness.encode")
 
+MAX_SIDE_FILE_BYTES = 256 * 1024 * 1024  # configs and tokenizers (real ones: under 50 MB)
 LARGE_INTEGER = int(1e20)  # transformers' "no model_max_length" sentinel is ~1e30
 _DEFAULT_MAX_LEN = 512
 _TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -106,13 +107,11 @@ _SKIP_DIRS = {".git", ".cache", "onnx", "openvino", "__pycache__", ".ipynb_check
 
 
 def _model_files(model_dir: Path) -> list[Path]:
-    files: list[Path] = []
-    for root, dirs, names in os.walk(model_dir):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("checkpoint-"))
-        for name in sorted(names):
-            if name.endswith(_WEIGHT_SUFFIXES) or name in _VECTOR_CONFIG_FILES:
-                files.append(Path(root) / name)
-    return files
+    """The files that decide a vector, linked sub-folders included (the loader reads through them)."""
+    found, problems = folder_files(model_dir, frozenset(_SKIP_DIRS), ("checkpoint-",))
+    if problems:
+        raise ModelLoadError(f"{model_dir}: {problems[0]}")
+    return [f for f in found if f.name.endswith(_WEIGHT_SUFFIXES) or f.name in _VECTOR_CONFIG_FILES]
 
 
 def weights_revision(model_dir: Path) -> str:
@@ -179,7 +178,10 @@ def _tokenizer_folder(model_dir: Path) -> Path:
     return model_dir
 
 
-def _preflight(model_dir: Path, trust_remote_code: bool) -> None:
+def preflight(model_dir: Path, trust_remote_code: bool) -> None:
+    """Refuse a local folder that cannot give this model's own vectors, before any library reads it:
+    special files (FIFOs, devices, link loops), remote code not allowed, corrupt or empty safetensors,
+    a Transformer without tokenizer files. Raises `ModelLoadError` / `RemoteCodeRefused` (one line)."""
     irregular = irregular_files(model_dir, frozenset(_SKIP_DIRS))
     if irregular:
         more = f" (and {len(irregular) - 1} more)" if len(irregular) > 1 else ""
@@ -204,6 +206,12 @@ def _preflight(model_dir: Path, trust_remote_code: bool) -> None:
     for f in _model_files(model_dir):
         if f.suffix == ".safetensors":
             _check_safetensors(f)
+        elif not f.name.endswith(_WEIGHT_SUFFIXES) and (size := f.stat().st_size) > MAX_SIDE_FILE_BYTES:
+            # the libraries read these whole, unbounded: a (sparse) 100 GB tokenizer.json never ends
+            raise ModelLoadError(
+                f"{f}: {size} bytes, more than {MAX_SIDE_FILE_BYTES} for a configuration "
+                "or tokenizer file; not read"
+            )
     tok_dir = _tokenizer_folder(model_dir)
     if (tok_dir / "config.json").is_file() and not any((tok_dir / n).is_file() for n in TOKENIZER_FILES):
         rel = tok_dir.relative_to(model_dir).as_posix()
@@ -261,7 +269,7 @@ def weights_report() -> Iterator[LoadReport]:
         logger.propagate = propagate
 
 
-def _tokenizer_problem(model: Any) -> str | None:
+def tokenizer_problem(model: Any) -> str | None:
     """Why the loaded tokenizer cannot be the model's own (its size against the embedding table)."""
     tok = getattr(model, "tokenizer", None)
     cfg = getattr(getattr(model, "transformers_model", None), "config", None)
@@ -348,7 +356,7 @@ def load_model(
     if not is_local and path.exists():
         raise ModelLoadError(f"{path} is a file, not a model folder")
     if is_local:
-        _preflight(path, trust_remote_code)
+        preflight(path, trust_remote_code)
     resolved = resolve_dtype(dtype, device)
     torch_dtype = getattr(torch, _TORCH_DTYPES[resolved])
 
@@ -387,9 +395,9 @@ def load_model(
             f"{path_or_id}: weights not all loaded from the checkpoint: {not_loaded}; "
             "the model would run with random weights"
         )
-    tokenizer_problem = _tokenizer_problem(model)
-    if tokenizer_problem:
-        raise ModelLoadError(f"{path_or_id}: {tokenizer_problem}: not this model's tokenizer")
+    wrong_tokenizer = tokenizer_problem(model)
+    if wrong_tokenizer:
+        raise ModelLoadError(f"{path_or_id}: {wrong_tokenizer}: not this model's tokenizer")
 
     # every module (Dense included) in the requested dtype; a no-op for fp32 models
     if resolved != "fp32" or any(p.dtype != torch.float32 for p in model.parameters()):

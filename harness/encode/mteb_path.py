@@ -6,10 +6,12 @@ the way the leaderboard ran it and lets it encode. Everything around it stays th
 the same task data, embedding cache, scoring and result files. `load_mteb_model` returns an
 object `harness.encode.embed` drives through its ``encode_misses`` method.
 
-Local weights are loaded by giving mteb's loader the folder instead of the Hub id (checked like
-any local folder first: regular files only, no remote code unless allowed). Vectors depend on
-the task (mteb's wrappers pick an instruction per task), so the runner encodes each task on its
-own with the task name in the fingerprint.
+Local weights are loaded by giving mteb's loader the folder instead of the Hub id, checked first
+as the fast path checks a folder (`harness.encode.load.preflight`: regular files only, weights
+that hold tensors, tokenizer files, no remote code unless allowed); after loading, weights missing
+from the checkpoint or a tokenizer that does not fit the model are load errors, never a score.
+Vectors depend on the task (mteb's wrappers pick an instruction per task), so the runner encodes
+each task on its own with the task name in the fingerprint.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.encode.load import is_oom, weights_report
+from harness.encode.load import is_oom, preflight, tokenizer_problem, weights_report
 from harness.errors import EncodeError, ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused
-from harness.model_files import irregular_files
 
 __all__ = ["MtebLoaded", "encoder_name", "load_mteb_model"]
 
@@ -149,10 +150,8 @@ def load_mteb_model(
             f"mteb's {loader} runs {model_id}'s own code; pass --trust-remote-code to allow it"
         )
     path = Path(location)
-    if path.is_dir():
-        irregular = irregular_files(path)
-        if irregular:
-            raise ModelLoadError(f"{path}: {irregular[0]}; not read")
+    if path.is_dir():  # the same checks as the fast path: special files, empty weights, no tokenizer
+        preflight(path, trust_remote_code)
         meta = meta.model_copy(update={"name": str(path)})
     try:
         with warnings.catch_warnings(), weights_report() as report:
@@ -173,6 +172,9 @@ def load_mteb_model(
             f"{location}: weights not all loaded from the checkpoint: {not_loaded}; "
             "the model would run with random weights"
         )
+    wrong_tokenizer = tokenizer_problem(getattr(encoder, "model", None))
+    if wrong_tokenizer:
+        raise ModelLoadError(f"{location}: {wrong_tokenizer}: not this model's tokenizer")
     return MtebLoaded(
         encoder=encoder,
         task_metadata=task_metadata,

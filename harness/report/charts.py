@@ -16,6 +16,8 @@ _COLORS = {"leader": "#1a7f5a", "tied": "#3c9ab2", "other": "#7b8794", "task": "
 # Models drawn one by one (and labelled); the rest of a large page is summarised.
 CHART_TOP = 30
 SPEED_LABELS = 12  # models labelled in the speed chart (the others are dots)
+# Up to this many tasks the score chart also marks each task's score (more are a blur; the table has them).
+TASK_MARKS_MAX = 8
 
 
 def _svg(fig: Any, prefix: str) -> Markup:
@@ -73,7 +75,8 @@ def _color(row: Row) -> str:
 
 
 def score_chart(page: LanguagePage) -> Markup | None:
-    """Average score with its 95% interval per model (and single-task marks when there are several).
+    """Average score with its 95% interval per model (and each task's score, from 2 to
+    ``TASK_MARKS_MAX`` tasks).
 
     A page with more than ``CHART_TOP`` models shows its top ones this way and, below them, how
     the averages of all its models are distributed.
@@ -84,7 +87,7 @@ def score_chart(page: LanguagePage) -> Markup | None:
 
     rows = page.rows[:CHART_TOP]
     rest = len(page.rows) > CHART_TOP
-    multi = len(page.units) > 1
+    multi = 1 < len(page.units) <= TASK_MARKS_MAX
     with _chart_context(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fig = Figure(figsize=(9.0, 1.0 + 0.45 * len(rows) + (2.2 if rest else 0.0)))

@@ -17,15 +17,16 @@ A claim is checked against a stored successful run of the same model when
    ``stsbenchmark``) to a set containing the task. A generic name (``sts``) maps to every
    task run for the language.
 
-A claim is compared only like with like: the same correlation of the same similarity
-function. A cosine claim, or one that names no similarity (cosine is what STS evaluations
-report), is compared with ``cosine_spearman`` / ``cosine_pearson``; a Manhattan, Euclidean or
-dot-product claim with the run's ``manhattan_spearman`` etc. when the run stored it, and is
-otherwise listed as not compared (never against a cosine score); a ``*_max`` claim (the best of
-several similarity functions) is never compared. The claim's MTEB task (read from the card)
-matches a task of that name. The claim is flagged when it lies outside the run's 95% interval
-(the stored interval belongs to the main score, cosine Spearman; Pearson claims show the
-difference without a flag). Claims that match nothing are listed as not checked, with why.
+A claim is compared only like with like: the same correlation (Spearman or Pearson) of the
+same similarity function. Only a cosine claim, or one that names no similarity (every claim is an
+STS claim, and cosine is what STS evaluations report), is compared: with ``cosine_spearman`` /
+``cosine_pearson``. A Manhattan, Euclidean, dot-product or ``*_max`` claim (the best of several
+similarity functions) is listed with why it was not compared (`not_compared_reason`), never set
+against a cosine score; `Claim.comparable` is the one rule, the same one ``cards --json`` shows.
+The claim's MTEB task (read from the card) matches a task of that name. The claim is flagged when
+it lies outside the run's 95% interval (the stored interval belongs to the main score, cosine
+Spearman; Pearson claims show the difference without a flag). Claims that match nothing are
+listed as not checked, with why.
 """
 
 from __future__ import annotations
@@ -139,15 +140,20 @@ def _claim_language(claim: Claim, spec: ModelSpec) -> str | None:
     return langs[0] if len(langs) == 1 and not spec.multilingual else None
 
 
-def _metric_key(claim: Claim) -> str:
-    """The run's score that is like the claim: the same correlation of the same similarity."""
-    sim = "cosine" if claim.similarity == "unspecified" else claim.similarity
-    return f"{sim}_{claim.metric}"
-
-
 NOT_COMPARABLE = (
-    "not compared: a 'max' score is the best of several similarity functions, not one score we measure"
+    "not compared: a 'max' score is the best of several similarity functions, "
+    "not comparable with our cosine score"
 )
+
+
+def not_compared_reason(claim: Claim) -> str | None:
+    """Why a claim is not set against our cosine score; None when it is a cosine claim (or names
+    no similarity) and so is compared."""
+    if claim.comparable:
+        return None
+    if claim.similarity == "max":
+        return NOT_COMPARABLE
+    return f"not compared: {claim.similarity} similarity, not comparable with our cosine score"
 
 
 def check_claims(
@@ -160,21 +166,16 @@ def check_claims(
     for claim in spec.claims:
         claimed = claim.value * 100
         claim_lang = _claim_language(claim, spec)
+        unlike = not_compared_reason(claim)
         if claim_lang is None:
             if claim.language is None and (has_results or spec_covers(spec, lang)):
-                rows.append(
-                    ClaimRow(
-                        info,
-                        claim,
-                        claimed,
-                        reason="not checked: the claim names no language and the card lists several",
-                    )
-                )
+                why = unlike or "not checked: the claim names no language and the card lists several"
+                rows.append(ClaimRow(info, claim, claimed, reason=why))
             continue
         if claim_lang != lang:
             continue
-        if claim.similarity == "max":
-            rows.append(ClaimRow(info, claim, claimed, reason=NOT_COMPARABLE))
+        if unlike is not None:
+            rows.append(ClaimRow(info, claim, claimed, reason=unlike))
             continue
         if claim.dataset:
             datasets, note = [claim.dataset], ""
@@ -197,16 +198,11 @@ def check_claims(
                 reason = "not checked: no matching task run"
             rows.append(ClaimRow(info, claim, claimed, reason=reason, dataset_note=note))
             continue
+        metric = f"cosine_{claim.metric}"  # the same correlation of the same similarity
         for unit, run in matched:
-            metric = _metric_key(claim)
             value = finite(run.scores.get(metric))
             if value is None:
                 why = f"not checked: the run stored no {metric}"
-                if not metric.startswith("cosine_"):
-                    why = (
-                        f"not compared: the claim is on {claim.similarity} similarity and the run stored no "
-                        f"{metric}; a cosine score is not like with like"
-                    )
                 row = ClaimRow(info, claim, claimed, unit=unit, metric=metric, reason=why, dataset_note=note)
                 rows.append(row)
                 continue

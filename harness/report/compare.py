@@ -447,6 +447,8 @@ def compare_command(
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     cmp = compare_models(key_a, key_b, results, specs, page_lang, tests, published)
     tests.close()
+    if tests.problem:
+        print(f"warning: {tests.problem}", file=sys.stderr)
     if not cmp.tasks:
         where = f" in {language_name(page_lang)}" if page_lang else ""
         print(

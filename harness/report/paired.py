@@ -144,6 +144,11 @@ class PairedTests:
             out[i] = result
         return out
 
+    @property
+    def problem(self) -> str | None:
+        """Why the cache was off or replaced in this build (one line naming the file), or None."""
+        return self.cache.problem if self.cache else None
+
     def close(self) -> None:
         if self.cache:
             self.cache.close()

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from harness.evaluate import paired_bootstrap
 from harness.published import PublishedError, PublishedScores, open_published, published_rows
 from harness.records import ModelSpec
-from harness.report.charts import CHART_TOP, SPEED_LABELS, score_chart, speed_chart
+from harness.report.charts import CHART_TOP, SPEED_LABELS, TASK_MARKS_MAX, score_chart, speed_chart
 from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets
 from harness.report.lang import report_languages
 from harness.report.page import LanguagePage, ModelInfo
@@ -41,7 +41,7 @@ from harness.report.words import (
     plain,
     signed,
 )
-from harness.store import atomic_write_text, load_results
+from harness.store import StoredResult, atomic_write_text, load_results
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -75,6 +75,7 @@ def template_env() -> Environment:
         NAMED_MAX=NAMED_MAX,
         CHART_TOP=CHART_TOP,
         SPEED_LABELS=SPEED_LABELS,
+        TASK_MARKS_MAX=TASK_MARKS_MAX,
     )
     return env
 
@@ -108,13 +109,14 @@ def render_language(env: Environment, page: LanguagePage, results_label: str) ->
         "leader": page.leader,
         "tied": page.tied,
     }
-    html = _with_csp(_tidy(env.get_template("language.html").render(ctx)))
+    # a large page drops its indentation (a 1,000-model leaderboard is ~40,000 lines)
+    html = _with_csp(_tidy(env.get_template("language.html").render(ctx), dedent=filterable(page)))
     md = _tidy(env.get_template("language.md").render(ctx))
     return html, md
 
 
-def _tidy(text: str) -> str:
-    lines = [line.rstrip() for line in text.splitlines()]
+def _tidy(text: str, dedent: bool = False) -> str:
+    lines = [line.strip() if dedent else line.rstrip() for line in text.splitlines()]
     out: list[str] = []
     for line in lines:
         if line == "" and out and out[-1] == "":
@@ -160,6 +162,23 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def language_page(
+    lang: str,
+    results: Sequence[StoredResult],
+    specs: Sequence[ModelSpec],
+    tests: PairedTests | None,
+    published: PublishedScores | None = None,
+) -> LanguagePage:
+    """One language's page model with its published-score rows and its charts, ready to render."""
+    page = build_page(lang, results, specs, tests)
+    if published is not None:
+        page.published = published_rows(page, results, published)
+    for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
+        if chart is not None:
+            page.charts[name] = chart
+    return page
+
+
 def build_reports(
     results_dir: Path,
     specs: list[ModelSpec],
@@ -168,6 +187,7 @@ def build_reports(
     *,
     load_errors: list[str] | None = None,
     published: PublishedScores | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Path]:
     """Write ``<lang>.html`` and ``<lang>.md`` per language and ``index.html`` (returned last).
 
@@ -176,7 +196,8 @@ def build_reports(
 
     Reads `results_dir` and `specs` only; the same inputs give byte-identical files. The one
     write beside the results is the paired-test cache (``.harness-cache/``, safe to delete).
-    Unreadable result files are listed on the index page (and appended to `load_errors`).
+    Unreadable result files are listed on the index page (and appended to `load_errors`); a
+    problem with the paired-test cache (it never changes the pages) is appended to `warnings`.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     errors: list[str] = []
@@ -194,18 +215,15 @@ def build_reports(
     written: list[Path] = []
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     for lang in langs:
-        page = build_page(lang, results, specs, tests)
-        if published is not None:
-            page.published = published_rows(page, results, published)
-        for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
-            if chart is not None:
-                page.charts[name] = chart
+        page = language_page(lang, results, specs, tests, published)
         html, md = render_language(env, page, label)
         written.append(_write(out_dir / f"{lang}.html", html))
         written.append(_write(out_dir / f"{lang}.md", md))
         pages.append(page)
 
     tests.close()
+    if tests.problem and warnings is not None:
+        warnings.append(tests.problem)
     have_results = {r.model_key for r in results}
     never_run = [
         (model_info(s.key, s, []), s.languages_label or "no language stated")
@@ -248,7 +266,9 @@ def report_command(
         print(f"harness: {exc}", file=sys.stderr)
         return 2
     try:
-        paths = build_reports(results_dir, specs, out_dir, languages, load_errors=errors, published=published)
+        paths = build_reports(
+            results_dir, specs, out_dir, languages, load_errors=errors, published=published, warnings=errors
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

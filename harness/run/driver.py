@@ -15,6 +15,7 @@ from typing import Any
 from harness import store
 from harness.mteb_layout import model_meta_json, model_name
 from harness.records import ModelSpec, RunRecord, Sourced, StsPairs, StsTask
+from harness.result_migration import migrate
 from harness.run.execute import execute_local
 from harness.run.facts import library_versions, now_iso
 from harness.run.failures import error_record
@@ -108,6 +109,8 @@ def run(
         say(f"harness: {line}")
     if not tasks:
         wanted = ", ".join(options.languages + options.task_names) or "the selection"
+        if options.splits and options.splits != ["test"]:
+            wanted += f" on split {', '.join(options.splits)}"
         summary.data_errors.append(f"no STS task matches {wanted}")
         say(f"harness: no STS task matches {wanted}")
         return summary
@@ -130,6 +133,7 @@ def run(
         why = f"none of the {len(tasks)} selected task(s) has usable data here (see above)"
         return _nothing_ran(summary, why, say)
     notes: list[str] = []  # earlier layouts moved, bad result files quarantined (recomputed below)
+    migrate(options.results_dir, notes)
     store.prepare_folder(options.results_dir, notes)
     for note in notes:
         say(f"harness: {note}")

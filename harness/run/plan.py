@@ -35,7 +35,7 @@ class RunOptions:
     dtype: str = "auto"
     batch_size: int | str = "auto"
     device: str | None = None
-    splits: list[str] = field(default_factory=lambda: ["test"])
+    splits: list[str] | None = None  # None: each task's own (test where mteb evaluates one)
     force: bool = False
     trust_remote_code: bool = False
     allow_hub: bool | None = None  # None: only when the Hub is not switched off by HF_HUB_OFFLINE
@@ -133,10 +133,18 @@ def entry_problem(spec: ModelSpec) -> str:
 
 
 def broken_entries(specs: list[ModelSpec], options: RunOptions) -> list[ModelSpec]:
-    """Registry entries with errors that a --lang selection would otherwise have run."""
+    """Registry entries with errors that a --lang selection would otherwise have run, and those whose
+    languages are unknown because their card could not be read: none is silently left out."""
     if options.model_names:
         return []
-    return [s for s in specs if s.errors and any(s.covers(lang) for lang in options.languages)]
+    return [
+        s
+        for s in specs
+        if s.errors
+        and (
+            any(s.covers(lang) for lang in options.languages) or (not s.language_list and not s.multilingual)
+        )
+    ]
 
 
 def nothing_selected(specs: list[ModelSpec], options: RunOptions) -> str:
@@ -221,6 +229,8 @@ def locate_weights(spec: ModelSpec, models_dirs: list[Path], allow_hub: bool) ->
             revision = spec.revision.value or _hub_revision(model_id)
             return Weights(model_id, "hub", revision, None)
     searched = ", ".join(str(p) for p in models_dirs) or "no --models-dir"
+    if spec.local_path.value:
+        searched = f"registry.toml path {spec.local_path.value!r} is not a folder; also searched {searched}"
     if not model_id:
         raise WeightsUnavailable(f"no weights found (searched {searched}) and the card has no Hub id")
     raise WeightsUnavailable(
@@ -248,9 +258,6 @@ def _hub_revision(model_id: str) -> str:
     except Exception as exc:
         raise WeightsUnavailable(f"{model_id}: not reachable on the Hub ({type(exc).__name__})") from None
     return sha or "main"
-
-
-# ---------------------------------------------------------------- settings
 
 
 # ---------------------------------------------------------------- settings and identities
@@ -294,7 +301,7 @@ def encode_plan(spec: ModelSpec, tasks: list[StsTask]) -> EncodePlan:
     """The fast path with mteb's prompt per task, or mteb's own implementation (which prompts itself)."""
     from harness.encode.mteb_path import encoder_name
     from harness.mteb_meta import FAST_PATH, encode_path
-    from harness.prompts import prompt_for
+    from harness.prompts import MTEB_LOADER_RULE, MTEB_LOADER_SOURCE, prompt_for
 
     path, reason = encode_path(spec.mteb)
     if path == FAST_PATH:
@@ -307,7 +314,7 @@ def encode_plan(spec: ModelSpec, tasks: list[StsTask]) -> EncodePlan:
             {k: v.source for k, v in chosen.items()},
         )
     loader = spec.mteb.loader if spec.mteb is not None else None
-    note = f"mteb's {loader} applies its own prompts and instructions"
+    note = f"{MTEB_LOADER_SOURCE}{loader}: {MTEB_LOADER_RULE}"  # execute adds what the wrapper applied
     return EncodePlan(path, reason, encoder_name(loader), {}, {task_id(t): note for t in tasks})
 
 

@@ -379,6 +379,8 @@ def pairs_task(path: Path, language: str | None = None) -> StsTask:
     """
     path = Path(path).expanduser()
     if not path.is_file():
+        if path.exists():  # a folder, FIFO or device: never opened (a FIFO would block the read)
+            raise DataError(f"{path}: not a regular file (a folder, FIFO or device); not read")
         raise DataError(f"{path}: file not found")
     path = path.resolve()
     try:

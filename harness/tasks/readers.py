@@ -17,48 +17,36 @@ RonSTS                             ``ro_sts/RO-STS.<s>.tsv``                    
 
 Why each file is that task's data:
 
-- STSBenchmarkMultilingualSTS: mteb's ``mteb/stsb_multi_mt`` is PhilipMay/stsb-multi-mt (mteb's
-  reference), the repository the files were copied from; row order and scores are the same
-  in every language. The local folder also has ``ja``, which mteb's task has no subset for.
-- STSBenchmark: the manifest checked the en files against the original STS-B files: same
-  pairs once whitespace is stripped, identical scores. Not used for STSBenchmark.v2, which
-  drops duplicate pairs (different rows).
-- GermanSTSBenchmark: MTEB's task is the Amazon Translate version of
-  t-systems-on-site-services-gmbh/german-STSbenchmark (``data/aws``): the local files equal
-  the descriptive statistics mteb ships for the task on every figure (pairs, text lengths,
-  unique texts, scores) on test and validation, and all-MiniLM-L6-v2 scores 0.6056173 on it,
-  MTEB's published figure. The DeepL files match none of those figures.
-- GermanSTSBenchmark-deepl: NOT an MTEB task (``in_mteb=False``). The same repository's DeepL
-  translation (``data/deepl``); a different German text, so it has its own name and never
-  shares MTEB's results. Same splits as GermanSTSBenchmark.
-- RonSTS: mteb's task is RO-STS (LiRo, "high-quality Romanian translation of STSBenchmark");
-  the files come from its repository, dumitrescustefan/RO-STS.
+- STSBenchmarkMultilingualSTS and STSBenchmark: PhilipMay/stsb-multi-mt, mteb's reference, with
+  the same rows and scores in every language (also ``ja``, which mteb has no subset for); the en
+  files equal STS-B once whitespace is stripped (STSBenchmark.v2 drops pairs: not these rows).
+- GermanSTSBenchmark: MTEB's task is the Amazon Translate version (``data/aws``) of
+  t-systems-on-site-services-gmbh/german-STSbenchmark: its files equal the statistics mteb ships
+  on every figure, and all-MiniLM-L6-v2 scores 0.6056173 on them, MTEB's published figure. The
+  DeepL files (``data/deepl``) match none: they are ``GermanSTSBenchmark-deepl``, not an MTEB
+  task (``in_mteb=False``), with results of their own.
+- RonSTS: RO-STS (LiRo), from its repository dumitrescustefan/RO-STS.
 
-Formats are fixed per dataset (the table above) and checked against the content: every row
-must have exactly three fields, a numeric score in 0..5 and two non-empty sentences, else
-:class:`DataError` names the file and the line. The unquoted TAB files are read with
-``csv.QUOTE_NONE``: with default quoting a field that starts with ``"`` swallows the following
-lines. Files are decoded as UTF-8 (a BOM is dropped) and may use LF or CRLF. A header row
-(``score``/``similarity_score`` in the score column) is tolerated.
+Formats are fixed per dataset and checked against the content: three fields, a score in 0..5
+and two non-empty sentences per row, else :class:`DataError` names the file and the line. The
+unquoted TAB files are read with ``csv.QUOTE_NONE`` (with default quoting a field that starts
+with ``"`` swallows the following lines). UTF-8 (a BOM is dropped), LF or CRLF; a header row
+(``score``/``similarity_score`` in the score column) is tolerated. Only regular files of at
+most :data:`MAX_FILE_BYTES` are read (a FIFO is reported, never waited on).
 
 Every local copy of an MTEB task is checked against the statistics mteb ships for it
 (:mod:`harness.tasks.verify`) before it runs under MTEB's name; a copy that differs runs as
-``<Task>-local`` (``LOCAL_SUFFIX``). A source whose manifest documents stripped whitespace
-(``whitespace_note``) passes with the differing text lengths reported.
-
-A local task's ``revision`` is ``local-`` plus the first 12 hex digits of the file's sha256,
-so different data never shares results; MTEB's own revision stays in ``description`` and
-:func:`mteb_revision`. Loading re-hashes the file and refuses one that changed since it
-was catalogued.
-
+``<Task>-local`` (``LOCAL_SUFFIX``), with the whitespace differences a manifest documents
+(``whitespace_note``) reported. A local task's ``revision`` is ``local-`` plus the first 12 hex
+digits of the file's sha256 (MTEB's own stays in ``description`` and :func:`mteb_revision`), so
+different data never shares results; a file changed since it was catalogued is refused.
 
 User pairs files
 ----------------
 :func:`pairs_task` wraps a CSV, TSV or JSONL file with ``sentence1``, ``sentence2`` and ``score``
-columns (header required for CSV/TSV; extra columns ignored). The kind is chosen from the
-content (a first line starting with ``{`` is JSONL) and the delimiter from the header
-(the extension's delimiter first, then TAB, comma, semicolon). Comma/semicolon files use
-RFC-4180 quoting; TAB files are read unquoted like the benchmark TSVs. Any finite score is
+columns (a header row for CSV/TSV; extra columns ignored). A first line starting with ``{`` is
+JSONL; the delimiter is read from the header (the extension's first, then TAB, comma,
+semicolon); comma/semicolon files use RFC-4180 quoting, TAB files none. Any finite score is
 accepted, but not a file whose scores are all equal (no correlation can be computed on it).
 """
 
@@ -78,11 +66,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError, TaskUnavailable
+from harness.model_files import UnreadableFile, read_bytes
 from harness.records import StsPairs, StsTask
 from harness.tasks.hub import load_split, offline_reason
 
 ENV_DATA_DIR = "HARNESS_DATA_DIR"
 REQUIRED_COLUMNS = ("sentence1", "sentence2", "score")
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: STS-B's largest split is 1.4 MB
 
 
 # ---------------------------------------------------------------- formats and the local mapping
@@ -99,21 +89,13 @@ class _Format:
 
 
 _STSB_CSV = _Format(
-    key="stsb-csv",
-    delimiter=",",
-    quoting=csv.QUOTE_MINIMAL,
-    columns=("sentence1", "sentence2", "score"),
-    score_range=(0.0, 5.0),
-    description="comma-separated, RFC-4180 quoted: sentence1, sentence2, score",
-)
+    "stsb-csv", ",", csv.QUOTE_MINIMAL, ("sentence1", "sentence2", "score"), (0.0, 5.0),
+    "comma-separated, RFC-4180 quoted: sentence1, sentence2, score",
+)  # fmt: skip
 _SCORE_FIRST_TSV = _Format(
-    key="score-first-tsv",
-    delimiter="\t",
-    quoting=csv.QUOTE_NONE,
-    columns=("score", "sentence1", "sentence2"),
-    score_range=(0.0, 5.0),
-    description="TAB-separated, unquoted: score, sentence1, sentence2",
-)
+    "score-first-tsv", "\t", csv.QUOTE_NONE, ("score", "sentence1", "sentence2"), (0.0, 5.0),
+    "TAB-separated, unquoted: score, sentence1, sentence2",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,8 +133,8 @@ def local_source(name: str) -> _LocalSource | None:
         source = LOCAL_SOURCES.get(name.removesuffix(LOCAL_SUFFIX))
     return source
 
-# mteb's split names -> the files' split names.
-_FILE_SPLIT = {"validation": "dev"}
+
+_FILE_SPLIT = {"validation": "dev"}  # mteb's split names -> the files' split names
 
 
 # ---------------------------------------------------------------- where local files are
@@ -170,27 +152,32 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+def _read_regular(path: Path) -> bytes:
+    """A data file's bytes: a regular file of at most MAX_FILE_BYTES (a FIFO is never waited on)."""
+    try:
+        return read_bytes(path, MAX_FILE_BYTES)
+    except FileNotFoundError:
+        raise TaskUnavailable(f"local file {path} not found") from None
+    except UnreadableFile as exc:
+        raise DataError(f"{path}: {exc.reason}") from None
+    except OSError as exc:
+        raise TaskUnavailable(f"local file {path} cannot be read: {exc.strerror or exc}") from None
+
+
 @functools.lru_cache(maxsize=256)
 def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    return _digest(Path(path).read_bytes())
+    return _digest(_read_regular(Path(path)))
 
 
 def local_revision(path: Path) -> str:
     """``local-`` plus the first 12 hex digits of the file's sha256."""
-    st = path.stat()
-    return "local-" + _file_digest(str(path), st.st_mtime_ns, st.st_size)
-
-
-def _file_split(split: str) -> str:
-    return _FILE_SPLIT.get(split, split)
+    return "local-" + _file_digest(str(path), path.stat().st_mtime_ns, path.stat().st_size)
 
 
 def local_path(name: str, subset: str, split: str) -> str | None:
     """Where a task's file lives under a data dir (relative), when the harness knows one."""
     source = local_source(name)
-    if source is None:
-        return None
-    return source.pattern.format(subset=subset, split=_file_split(split))
+    return source.pattern.format(subset=subset, split=_FILE_SPLIT.get(split, split)) if source else None
 
 
 # ---------------------------------------------------------------- reading files
@@ -204,21 +191,24 @@ def _decode(path: Path, data: bytes) -> str:
         raise DataError(f"{path}:{line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
+# A score as written in a data file: ASCII decimal digits (float() also takes "1_5" and "١٢").
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.I)
+
+
 def _parse_score(path: Path | str, line: int, raw: Any, score_range: tuple[float, float] | None) -> float:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise DataError(f"{path}:{line}: missing score")
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise DataError(f"{path}:{line}: score {raw!r} is not a number")
+    shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+    text = raw.strip() if isinstance(raw, str) else None
+    numeric = bool(_NUMBER.fullmatch(text)) if text is not None else isinstance(raw, int | float)
+    if isinstance(raw, bool) or not numeric:
+        raise DataError(f"{path}:{line}: score {shown} is not a number")
     try:
-        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
-    except OverflowError:
+        value = float(raw if text is None else text)
+    except OverflowError:  # an integer beyond float's range
         digits = len(str(raw))
         raise DataError(f"{path}:{line}: score is a {digits}-digit number, too large for a float") from None
-    except ValueError:
-        shown = raw if len(raw) <= 40 else raw[:37] + "..."
-        raise DataError(f"{path}:{line}: score {shown!r} is not a number") from None
     if not math.isfinite(value):
-        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
         raise DataError(f"{path}:{line}: score {shown} is not a finite number")
     if score_range is not None and not score_range[0] <= value <= score_range[1]:
         raise DataError(f"{path}:{line}: score {value:g} outside {score_range[0]:g}..{score_range[1]:g}")
@@ -240,14 +230,52 @@ def check_text(where: Path | str, line: int, column: str, value: str) -> str:
     return value
 
 
-def _check_sentence(path: Path, line: int, column: str, value: Any) -> str:
+def _check_sentence(where: Path | str, line: int, column: str, value: Any, *, keep_empty: bool) -> str:
     if value is None:
-        raise DataError(f"{path}:{line}: missing {column}")
+        raise DataError(f"{where}:{line}: missing {column}")
     if not isinstance(value, str):
-        raise DataError(f"{path}:{line}: {column} is not a string ({type(value).__name__})")
-    if not value.strip():
-        raise DataError(f"{path}:{line}: empty {column}")
-    return check_text(path, line, column, value)
+        raise DataError(f"{where}:{line}: {column} is not a string ({type(value).__name__})")
+    if not keep_empty and not value.strip():
+        raise DataError(f"{where}:{line}: empty {column}")
+    if len(value) > csv.field_size_limit():  # as long in every format: CSV's field limit
+        long = f"{len(value):,} characters long: not a sentence (at most {csv.field_size_limit():,})"
+        raise DataError(f"{where}:{line}: {column} is {long}")
+    return check_text(where, line, column, value)
+
+
+Rows = Iterator[tuple[int, dict[str, Any]]]  # (line or row number, column -> value) per pair
+
+
+def _pairs(
+    where: Path | str,
+    rows: Rows,
+    known: _Format | None = None,
+    *,
+    empty: str = "no sentence pairs",
+    keep_empty: bool = False,
+) -> StsPairs:
+    """The one row loop of every reader (benchmark files, users' files, Hub rows): score and both
+    sentences checked per row, DataError naming ``where:line``.
+
+    ``known``: a benchmark file's format (its score range; its column order is named when a score
+    is not a number); ``keep_empty``: empty sentences stay, as mteb keeps them on the Hub.
+    """
+    s1: list[str] = []
+    s2: list[str] = []
+    gold: list[float] = []
+    for line, row in rows:
+        try:
+            score = _parse_score(where, line, row["score"], known.score_range if known else None)
+        except DataError as exc:
+            if known and "not a number" in str(exc):
+                raise DataError(f"{exc} (expected columns: {', '.join(known.columns)})") from None
+            raise
+        s1.append(_check_sentence(where, line, "sentence1", row["sentence1"], keep_empty=keep_empty))
+        s2.append(_check_sentence(where, line, "sentence2", row["sentence2"], keep_empty=keep_empty))
+        gold.append(score)
+    if not gold:
+        raise DataError(f"{where}: {empty}")
+    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
 
 
 _DELIMITER_NAMES = {"\t": "TAB", ",": "comma", ";": "semicolon"}
@@ -292,51 +320,24 @@ def _field_count_error(path: Path, line: int, row: list[str], expected: int, del
     )
 
 
-def _read_rows(
-    path: Path,
-    records: Iterator[tuple[int, int, list[str]]],
-    fmt: _Format,
-    *,
-    known_format: bool,
-    empty: str,
-) -> StsPairs:
-    """The one row loop of the delimited readers: field count, score, both sentences per record.
-
-    ``known_format`` (a benchmark file): a record must sit on one line, a first row whose score
-    column says ``score`` is a header, and an unreadable score names the expected columns.
-    """
+def _delimited_rows(
+    path: Path, records: Iterator[tuple[int, int, list[str]]], fmt: _Format, *, known_format: bool
+) -> Rows:
+    """Rows of a delimited file: the field count checked per record. ``known_format`` (a benchmark
+    file): a record sits on one line, and a first row whose score column says ``score`` is a header."""
     pos = {column: fmt.columns.index(column) for column in REQUIRED_COLUMNS}
-    s1: list[str] = []
-    s2: list[str] = []
-    gold: list[float] = []
     first = known_format
-    for start, end, row in records:
+    for start, end, fields in records:
         if known_format and end != start:
             raise DataError(f"{path}:{start}: record runs over lines {start}-{end} (unbalanced quote?)")
-        if len(row) != len(fmt.columns):
-            raise _field_count_error(path, start, row, len(fmt.columns), fmt.delimiter)
-        if first and row[pos["score"]].strip().lower() in {"score", "similarity_score"}:
+        if len(fields) != len(fmt.columns):
+            raise _field_count_error(path, start, fields, len(fmt.columns), fmt.delimiter)
+        row = {column: fields[i] for column, i in pos.items()}
+        if first and row["score"].strip().lower() in {"score", "similarity_score"}:
             first = False
             continue  # a header row
         first = False
-        try:
-            score = _parse_score(path, start, row[pos["score"]], fmt.score_range)
-        except DataError as exc:
-            if known_format and "not a number" in str(exc):
-                raise DataError(f"{exc} (expected columns: {', '.join(fmt.columns)})") from None
-            raise
-        s1.append(_check_sentence(path, start, "sentence1", row[pos["sentence1"]]))
-        s2.append(_check_sentence(path, start, "sentence2", row[pos["sentence2"]]))
-        gold.append(score)
-    if not gold:
-        raise DataError(f"{path}: {empty}")
-    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
-
-
-def _read_fixed(path: Path, text: str, fmt: _Format) -> StsPairs:
-    """A benchmark file in its known format (no header, three fields, score in range)."""
-    records = _records(path, text, fmt.delimiter, fmt.quoting)
-    return _read_rows(path, records, fmt, known_format=True, empty="no sentence pairs")
+        yield start, row
 
 
 def _sniff_delimiter(path: Path, header_line: str) -> str:
@@ -356,8 +357,8 @@ def _sniff_delimiter(path: Path, header_line: str) -> str:
     )
 
 
-def _read_delimited(path: Path, text: str) -> StsPairs:
-    """A user's CSV/TSV file: a header row names the columns, any finite score."""
+def _delimited_custom_rows(path: Path, text: str) -> Rows:
+    """A user's CSV/TSV file: a header row names the columns (extra ones are ignored)."""
     first_line = next((ln for ln in text.splitlines() if ln.strip()), None)
     if first_line is None:
         raise DataError(f"{path}: empty file")
@@ -367,13 +368,10 @@ def _read_delimited(path: Path, text: str) -> StsPairs:
     _, _, header = next(records)
     columns = tuple(field.strip().strip('"').lower() for field in header)
     fmt = _Format("custom", delimiter, quoting, columns, None, "user file")
-    return _read_rows(path, records, fmt, known_format=False, empty="no sentence pairs after the header")
+    yield from _delimited_rows(path, records, fmt, known_format=False)
 
 
-def _read_jsonl(path: Path, text: str) -> StsPairs:
-    s1: list[str] = []
-    s2: list[str] = []
-    gold: list[float] = []
+def _jsonl_rows(path: Path, text: str) -> Rows:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -390,43 +388,23 @@ def _read_jsonl(path: Path, text: str) -> StsPairs:
         missing = [c for c in REQUIRED_COLUMNS if c not in obj]
         if missing:
             raise DataError(f"{path}:{number}: missing {', '.join(missing)}")
-        score = _parse_score(path, number, obj["score"], None)
-        s1.append(_check_sentence(path, number, "sentence1", obj["sentence1"]))
-        s2.append(_check_sentence(path, number, "sentence2", obj["sentence2"]))
-        gold.append(score)
-    if not gold:
-        raise DataError(f"{path}: no sentence pairs")
-    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
+        yield number, obj
 
 
-def _read_custom(path: Path, text: str) -> StsPairs:
-    first = text.lstrip()
-    if path.suffix.lower() in {".jsonl", ".ndjson"} or first.startswith("{"):
-        return _read_jsonl(path, text)
-    return _read_delimited(path, text)
-
-
-_PARSED: dict[tuple[str, str, str], StsPairs] = {}
-
-
+_PARSED: dict[tuple[str, str, str], StsPairs] = {}  # parsed files by (path, content hash, reader)
 MIN_PAIRS = 3  # a correlation needs two pairs, its bootstrap interval three
 
 
 def check_scorable(path: Path, pairs: StsPairs) -> None:
-    """Refuse data no correlation can be computed on, before any model is loaded.
-
-    Too few pairs, or gold scores that are all equal, would only fail after encoding.
-    """
-    if len(pairs) < MIN_PAIRS:
-        raise DataError(
-            f"{path}: {len(pairs)} sentence pair{'s' if len(pairs) != 1 else ''}; at least {MIN_PAIRS} "
-            "are needed to score a correlation and its 95% interval"
-        )
+    """Refuse, before any model loads, data no correlation can be computed on: it would only fail
+    after encoding (too few pairs, or gold scores that are all equal)."""
+    n = len(pairs)
+    if n < MIN_PAIRS:
+        needed = f"at least {MIN_PAIRS} are needed to score a correlation and its 95% interval"
+        raise DataError(f"{path}: {n} sentence pair{'s' if n != 1 else ''}; {needed}")
     if min(pairs.gold) == max(pairs.gold):
-        raise DataError(
-            f"{path}: all {len(pairs)} scores are {pairs.gold[0]:g}; a correlation with constant "
-            "scores is undefined"
-        )
+        undefined = "a correlation with constant scores is undefined"
+        raise DataError(f"{path}: all {n} scores are {pairs.gold[0]:g}; {undefined}")
 
 
 def read_file(path: Path, reader_key: str) -> tuple[StsPairs, str]:
@@ -434,19 +412,22 @@ def read_file(path: Path, reader_key: str) -> tuple[StsPairs, str]:
 
     ``reader_key`` is a benchmark format's key (``stsb-csv``, ``score-first-tsv``) or ``custom``.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise TaskUnavailable(f"local file {path} not found") from None
-    except OSError as exc:
-        raise TaskUnavailable(f"local file {path} cannot be read: {exc}") from None
+    data = _read_regular(path)
     digest = _digest(data)
     key = (str(path), digest, reader_key)
     if key not in _PARSED:
         text = _decode(path, data)
         fmt = next((s.fmt for s in LOCAL_SOURCES.values() if s.fmt.key == reader_key), None)
-        pairs = _read_fixed(path, text, fmt) if fmt is not None else _read_custom(path, text)
-        if len(_PARSED) >= 64:
+        if fmt is not None:  # a benchmark file in its known format: no header, score in range
+            records = _records(path, text, fmt.delimiter, fmt.quoting)
+            pairs = _pairs(path, _delimited_rows(path, records, fmt, known_format=True), fmt)
+        elif path.suffix.lower() in {".jsonl", ".ndjson"} or text.lstrip().startswith("{"):
+            pairs = _pairs(path, _jsonl_rows(path, text))
+        else:
+            pairs = _pairs(
+                path, _delimited_custom_rows(path, text), empty="no sentence pairs after the header"
+            )
+        if len(_PARSED) >= 64:  # a bound, not an LRU: runs read a handful of files
             _PARSED.clear()
         _PARSED[key] = pairs
     return _PARSED[key], digest
@@ -495,12 +476,14 @@ def _load_local(task: StsTask) -> StsPairs:
                 f"{task.local_files[0]}: file changed since the task was listed "
                 f"(revision {task.revision}, now {now}); list the tasks again"
             )
-    if len(parts) == 1:
-        return parts[0]
-    return StsPairs(
-        sentence1=[s for p in parts for s in p.sentence1],
-        sentence2=[s for p in parts for s in p.sentence2],
-        gold=[g for p in parts for g in p.gold],
+    return (
+        parts[0]
+        if len(parts) == 1
+        else StsPairs(
+            sentence1=[s for p in parts for s in p.sentence1],
+            sentence2=[s for p in parts for s in p.sentence2],
+            gold=[g for p in parts for g in p.gold],
+        )
     )
 
 
@@ -512,16 +495,6 @@ def _pairs_from_rows(location: str, data: Any) -> StsPairs:
         raise DataError(
             f"{location}: missing required columns {', '.join(missing)} (has {', '.join(columns)})"
         )
-    s1 = list(data["sentence1"])
-    s2 = list(data["sentence2"])
-    raw_scores = list(data["score"])
-    gold: list[float] = []
-    for row, (a, b, raw) in enumerate(zip(s1, s2, raw_scores, strict=True), start=1):
-        for column, value in (("sentence1", a), ("sentence2", b)):
-            if not isinstance(value, str):
-                raise DataError(f"{location}:{row}: {column} is not a string ({type(value).__name__})")
-            check_text(location, row, column, value)
-        gold.append(_parse_score(location, row, raw, None))
-    if not gold:
-        raise DataError(f"{location}: no sentence pairs")
-    return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
+    values = zip(data["sentence1"], data["sentence2"], data["score"], strict=True)
+    rows = ((n, dict(zip(REQUIRED_COLUMNS, row, strict=True))) for n, row in enumerate(values, start=1))
+    return _pairs(location, rows, keep_empty=True)

@@ -1,10 +1,14 @@
 (function () {
   "use strict";
   // Sort a table on header click. Numeric columns carry data-type="num" on the header and
-  // the raw number in each cell's data-sort; empty cells sort last either way.
+  // the raw number in each cell's data-sort (or, in a large table, as the cell's first text);
+  // empty cells sort last either way.
   function value(cell, numeric) {
     var raw = cell.getAttribute("data-sort");
-    if (raw === null) { raw = cell.textContent.trim(); }
+    if (raw === null) {
+      var first = cell.firstChild;
+      raw = numeric && first && first.nodeType === 3 ? first.nodeValue : cell.textContent.trim();
+    }
     if (!numeric) { return raw.toLowerCase(); }
     var num = parseFloat(raw);
     return isNaN(num) ? null : num;
