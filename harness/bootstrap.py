@@ -10,10 +10,14 @@ runs for all resamples at once as a few array passes.
 
 The draws are the ones ``scipy.stats.rankdata`` on ``x[idx]`` used before (same seeded
 generator, same chunks), and the arithmetic is exact: twice a centred average rank,
-``2 * C_g + W_g - n``, is an integer, so every sum is an integer that float64 holds exactly
-(for n below about 200,000) and the correlation comes out bit-for-bit the same as the
-sorting implementation (kept as :func:`reference_spearmans`, the definition the tests and
-``benchmarks/bench_scale.py`` check against).
+``2 * C_g + W_g - n``, is an integer, so everything is integer arithmetic (counts as uint8,
+running counts as int32, sums in int64, all below ``n**3 < 2**53`` for n up to
+``MAX_PAIRS``) and the correlation comes out bit-for-bit the same as the sorting
+implementation (kept as :func:`reference_spearmans`, the definition the tests and
+``benchmarks/bench_scale.py`` check against). Per prediction the work is one gather of the
+counts, one running sum and one dot product over (pairs x resamples); the sum of squared
+ranks needs no pass at all: with tie groups of sizes t it is ``(n**3 - n - sum(t**3 - t)) / 3``
+(doubled ranks), where only the prediction's own runs of equal values need a correction.
 
 The counts depend only on ``(n, seed, n_resamples)`` and the gold ranks only on the task,
 so :func:`gold_ranks` caches them (a few per process) and every model scored on a task

@@ -50,6 +50,7 @@ __all__ = [
 
 SimilarityName = Literal["cosine", "dot", "euclidean", "manhattan"]
 
+
 def _as_pair_arrays(emb1: np.ndarray, emb2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(emb1, dtype=np.float64)
     b = np.asarray(emb2, dtype=np.float64)

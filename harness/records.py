@@ -142,15 +142,18 @@ class ModelSpec(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _multilingual_flag(cls, data: Any) -> Any:
-        """"multilingual" in a languages list (older records, hand-made specs) becomes the flag."""
+        """ "multilingual" in a languages list (older records, hand-made specs) becomes the flag."""
         if isinstance(data, dict):
             langs = data.get("languages")
             value = langs.get("value") if isinstance(langs, dict) else getattr(langs, "value", None)
             if isinstance(value, list) and any(is_multilingual(x) for x in value):
                 kept = [x for x in value if not is_multilingual(x)]
                 source = langs.get("source") if isinstance(langs, dict) else langs.source
-                data = {**data, "languages": {"value": kept or None, "source": source if kept else None},
-                        "multilingual": True}
+                data = {
+                    **data,
+                    "languages": {"value": kept or None, "source": source if kept else None},
+                    "multilingual": True,
+                }
         return data
 
     @property

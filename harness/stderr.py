@@ -109,3 +109,8 @@ def command_stderr(stream: Any = None) -> Iterator[None]:
             if last_resort is not None:
                 last_resort.removeFilter(once)
                 last_resort.setFormatter(saved_formatter)  # type: ignore[arg-type]
+
+
+def say(message: str, *, warning: bool = False) -> None:
+    """One ``harness:`` line on stderr: a command's own error, or a warning (the command goes on)."""
+    print(f"harness: {'warning: ' if warning else ''}{message}", file=sys.stderr)

@@ -277,3 +277,10 @@ def test_the_benchmarks_old_side_is_the_old_code(old_evaluate):
     assert bench_scale.old_ci(a, gold) == old_evaluate.bootstrap_ci(a, gold)
     assert bench_scale.old_ci(b, gold) == old_evaluate.bootstrap_ci(b, gold)
     assert bench_scale.old_paired(a, b, gold) == old_evaluate.paired_bootstrap(a, b, gold)
+
+
+def test_counts_are_small_integers_and_the_exact_range_is_enforced():
+    counts = bs.Resamples(1379, 0, 1000).counts
+    assert counts.dtype == np.uint8 and not counts.flags.writeable
+    with pytest.raises(ValueError, match="at most 200,000 pairs"):
+        bs.Resamples(bs.MAX_PAIRS + 1, 0, 10)

@@ -140,13 +140,15 @@ def test_unknown_model_is_one_line_exit_2(capsys, results_dir, registry):
 
 
 def test_no_shared_task_exit_1(capsys, results_dir, registry):
-    code, out, _ = run(capsys, "distiluse-stsb-es", "evil-card", results_dir, registry, None, False)
-    assert code == 1 and "share no task" in out
+    code, out, err = run(capsys, "distiluse-stsb-es", "evil-card", results_dir, registry, None, False)
+    assert code == 1 and out == "" and err.startswith("harness: ") and "share no task" in err
     # gbert-oom only failed: nothing successful to compare
     code, out, _ = run(capsys, "gbert-oom", "gbert-large-sts-v2", results_dir, registry, None, True)
     assert code == 1
-    code, out, _ = run(capsys, "gbert-large-sts-v2", "multilingual-mpnet", results_dir, registry, "fr", True)
-    assert code == 1 and "in French" in out
+    code, out, err = run(
+        capsys, "gbert-large-sts-v2", "multilingual-mpnet", results_dir, registry, "fr", True
+    )
+    assert code == 1 and "in French" in err
 
 
 def test_resolve_by_key_or_model_id(results_dir):
@@ -157,3 +159,25 @@ def test_resolve_by_key_or_model_id(results_dir):
     assert cmp.resolve_model("cross-en-de", specs, results) == "cross-en-de"  # registry only
     with pytest.raises(cmp.CompareError):
         cmp.resolve_model("unknown/model", specs, results)
+
+
+def test_a_fifo_in_place_of_the_cache_costs_one_warning(capsys, tmp_path, registry):
+    """compare writes nothing but the paired-test cache; a FIFO there is never opened (it would block)."""
+    import os
+    import shutil
+
+    from harness.paired_cache import CACHE_DIR, CACHE_FILE
+
+    results = build_results(tmp_path / "results")
+    args = ("GBERT-large-sts-v2", "sentence-transformers/paraphrase-multilingual-mpnet-base-v2")
+    code, expected, err = run(capsys, *args, results, registry, "de", True)
+    assert code == 0 and "paired-test cache" not in err and (results / CACHE_DIR / CACHE_FILE).is_file()
+    shutil.rmtree(results / CACHE_DIR)
+    (results / CACHE_DIR).mkdir()
+    os.mkfifo(results / CACHE_DIR / CACHE_FILE)
+    code, out, err = run(capsys, *args, results, registry, "de", True)
+    assert code == 0 and out == expected  # the same tests, computed without the cache
+    (line,) = [x for x in err.splitlines() if "paired-test cache" in x]
+    assert line.startswith(
+        f"harness: warning: {results / CACHE_DIR / CACHE_FILE}: paired-test cache is not a regular file"
+    )

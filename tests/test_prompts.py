@@ -293,3 +293,18 @@ def test_cached_vectors_of_one_prompt_never_serve_another(tmp_path: Path, tiny_b
     again = _stored(tmp_path, "m", "alpha: ")
     assert again.run.encode.n_encoded == 0 and again.run.encode.n_cache_hits == alpha.run.encode.n_encoded
     assert again.run.scores["main_score"] == pytest.approx(alpha.run.scores["main_score"], abs=1e-12)
+
+
+def test_mteb_lookup_of_an_unknown_id_is_cheap_and_renamed_ids_still_resolve() -> None:
+    import importlib
+    import time
+
+    from harness.mteb_meta import model_meta
+
+    assert model_meta("intfloat/multilingual-e5-small").name == "intfloat/multilingual-e5-small"
+    start = time.perf_counter()
+    assert all(model_meta(f"org/not-in-mteb-{i}") is None for i in range(50))
+    assert time.perf_counter() - start < 0.5  # mteb's own miss fuzzy-matches ~1,000 names (20-30 ms each)
+    renames = getattr(importlib.import_module("mteb.models.get_model_meta"), "_MODEL_RENAMES", {})
+    for old, new in list(renames.items())[:3]:
+        assert model_meta(old).name == new

@@ -519,7 +519,6 @@ def test_a_negative_dimension_in_the_prose_is_no_dimension(tmp_path: Path, numbe
     assert any(w.code == "invalid-dimension" for w in spec.warnings)
 
 
-@pytest.mark.xfail(strict=True, reason="report/render.py, report/compare.py: see requests-E.md item 2")
 def test_every_error_line_of_report_and_compare_starts_with_harness(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -215,7 +215,16 @@ def test_card_facts_and_audit_words(built):
     t = table(built["de_html"], "cards-table")
     rows = {row[0]: row for row in t.rows}
     gbert = rows["aari1995/gBERT-large-sts-v2"]
-    assert gbert[1:9] == ["de", "1024", "mean", "512", "BertModel", "335.7M", "–", "none"]  # 8: STS prompt
+    assert gbert[1:9] == [
+        "de",
+        "1024",
+        "mean",
+        "512",
+        "BertModel",
+        "335.7M",
+        "–",
+        "none known (model files not read)",
+    ]  # 8: STS prompt, where from
     evil = next(row for name, row in rows.items() if name.startswith("<script>"))
     assert rpt.WARNING_TEXT["pooling-mismatch"] in evil[9]
     assert rpt.WARNING_TEXT["unsafe-model-id"] in evil[9]

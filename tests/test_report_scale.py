@@ -232,7 +232,11 @@ def test_an_unusable_cache_costs_a_warning_never_the_report(small, tmp_path, cap
     err = capsys.readouterr().err
     assert codes == [0] and "Traceback" not in err
     warned = [line for line in err.splitlines() if "paired-test cache" in line]
-    assert len(warned) == 1 and warned[0].startswith("warning: ") and str(results / CACHE_DIR) in warned[0]
+    assert (
+        len(warned) == 1
+        and warned[0].startswith("harness: warning: ")
+        and str(results / CACHE_DIR) in warned[0]
+    )
     assert "computing the paired tests without it" in warned[0]
     assert (out / "de.html").read_bytes() == small["page"]  # every test computed, same page
     if outside.is_file():

@@ -269,6 +269,20 @@ def weights_report() -> Iterator[LoadReport]:
         logger.propagate = propagate
 
 
+def check_loaded(report: LoadReport, model: Any, location: str) -> None:
+    """Raise ModelLoadError when weights were left out or the tokenizer does not fit the model: such a
+    model would give a score, and a wrong one (random weights, every word unknown)."""
+    not_loaded = report.problem()
+    if not_loaded:
+        raise ModelLoadError(
+            f"{location}: weights not all loaded from the checkpoint: {not_loaded}; "
+            "the model would run with random weights"
+        )
+    wrong_tokenizer = tokenizer_problem(model)
+    if wrong_tokenizer:
+        raise ModelLoadError(f"{location}: {wrong_tokenizer}: not this model's tokenizer")
+
+
 def tokenizer_problem(model: Any) -> str | None:
     """Why the loaded tokenizer cannot be the model's own (its size against the embedding table)."""
     tok = getattr(model, "tokenizer", None)
@@ -389,15 +403,7 @@ def load_model(
             raise ModelLoadError(f"corrupt weights in {path_or_id}: {_one_line(exc)}") from exc
         raise ModelLoadError(f"cannot load {path_or_id}: {_one_line(exc)}") from exc
 
-    not_loaded = report.problem()
-    if not_loaded:
-        raise ModelLoadError(
-            f"{path_or_id}: weights not all loaded from the checkpoint: {not_loaded}; "
-            "the model would run with random weights"
-        )
-    wrong_tokenizer = tokenizer_problem(model)
-    if wrong_tokenizer:
-        raise ModelLoadError(f"{path_or_id}: {wrong_tokenizer}: not this model's tokenizer")
+    check_loaded(report, model, path_or_id)
 
     # every module (Dense included) in the requested dtype; a no-op for fp32 models
     if resolved != "fp32" or any(p.dtype != torch.float32 for p in model.parameters()):

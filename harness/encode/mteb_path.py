@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.encode.load import is_oom, preflight, tokenizer_problem, weights_report
+from harness.encode.load import check_loaded, is_oom, preflight, weights_report
 from harness.errors import EncodeError, ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused
 
 __all__ = ["MtebLoaded", "encoder_name", "load_mteb_model"]
@@ -166,15 +166,7 @@ def load_mteb_model(
             ) from exc
         text = " ".join(str(exc).split())[:300]
         raise ModelLoadError(f"mteb's {loader} cannot load {location}: {type(exc).__name__}: {text}") from exc
-    not_loaded = report.problem()
-    if not_loaded:
-        raise ModelLoadError(
-            f"{location}: weights not all loaded from the checkpoint: {not_loaded}; "
-            "the model would run with random weights"
-        )
-    wrong_tokenizer = tokenizer_problem(getattr(encoder, "model", None))
-    if wrong_tokenizer:
-        raise ModelLoadError(f"{location}: {wrong_tokenizer}: not this model's tokenizer")
+    check_loaded(report, getattr(encoder, "model", None), location)
     return MtebLoaded(
         encoder=encoder,
         task_metadata=task_metadata,

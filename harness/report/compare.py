@@ -36,6 +36,7 @@ from harness.report.words import (
     plain,
     signed,
 )
+from harness.stderr import say
 from harness.store import StoredResult, load_results
 
 
@@ -419,41 +420,41 @@ def compare_command(
     try:
         published = open_published(mteb_results, errors)
     except PublishedError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     try:
         specs = load_specs(registry_dir)
     except Exception as exc:
-        print(f"error: cannot read the registry {registry_dir}: {exc}", file=sys.stderr)
+        say(f"cannot read the registry {registry_dir}: {exc}")
         return 2
     page_lang = None
     if lang:
         try:
             page_lang = report_languages([], [lang])[0]
         except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            say(str(exc))
             return 2
     try:
         key_a = resolve_model(model_a, specs, results)
         key_b = resolve_model(model_b, specs, results)
     except CompareError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     if key_a == key_b:
-        print(f"error: {model_a!r} and {model_b!r} are the same model ({key_a})", file=sys.stderr)
+        say(f"{model_a!r} and {model_b!r} are the same model ({key_a})")
         return 2
     for err in errors:
-        print(f"warning: {err}", file=sys.stderr)
+        say(err, warning=True)
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     cmp = compare_models(key_a, key_b, results, specs, page_lang, tests, published)
     tests.close()
     if tests.problem:
-        print(f"warning: {tests.problem}", file=sys.stderr)
+        say(tests.problem, warning=True)
     if not cmp.tasks:
         where = f" in {language_name(page_lang)}" if page_lang else ""
-        print(
+        say(
             f"{plain(cmp.a.info.name)} and {plain(cmp.b.info.name)} share no task with "
-            f"successful results{where}; nothing to compare."
+            f"successful results{where}; nothing to compare"
         )
         return 1
     if as_markdown:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from harness.report.words import (
     plain,
     signed,
 )
+from harness.stderr import say
 from harness.store import StoredResult, atomic_write_text, load_results
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -252,28 +252,28 @@ def report_command(
     """`harness report`: write the reports, print each path (the index last). Returns the exit code."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if not results_dir.is_dir():
-        print(f"error: results folder not found: {results_dir}", file=sys.stderr)
+        say(f"results folder not found: {results_dir}")
         return 2
     try:
         specs = load_specs(registry_dir)
     except Exception as exc:
-        print(f"error: cannot read the registry {registry_dir}: {exc}", file=sys.stderr)
+        say(f"cannot read the registry {registry_dir}: {exc}")
         return 2
     errors: list[str] = []
     try:
         published = open_published(mteb_results, errors)
     except PublishedError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     try:
         paths = build_reports(
             results_dir, specs, out_dir, languages, load_errors=errors, published=published, warnings=errors
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     for err in errors:
-        print(f"warning: {err}", file=sys.stderr)
+        say(err, warning=True)
     for path in paths:
         print(path)
     return 0

@@ -36,7 +36,7 @@ from harness.evaluate import (
     paired_test,
     stored_ci,
 )
-from harness.prompts import prompt_text
+from harness.prompts import prompt_label, prompt_text
 from harness.records import Hardware, ModelSpec, RunRecord
 from harness.report.claims import check_claims
 from harness.report.lang import run_language, spec_covers
@@ -172,7 +172,7 @@ def card_audit(info: ModelInfo) -> CardAudit | None:
         Fact("architecture", _sourced_text(spec.architecture.value), spec.architecture.source or ""),
         Fact("parameters", human_count(spec.parameters.value), spec.parameters.source or ""),
         Fact("license", _sourced_text(spec.license.value), spec.license.source or ""),
-        Fact("STS prompt", prompt_text(spec.sts_prompt.value), spec.sts_prompt.source or ""),
+        Fact("STS prompt", prompt_label(spec.sts_prompt), spec.sts_prompt.source or ""),
         Fact("base model", _sourced_text(spec.base_model.value), spec.base_model.source or ""),
     ]
     warnings_ = sorted(

@@ -14,7 +14,7 @@ from typing import Any
 from harness import store
 from harness.records import ErrorKind, RunRecord, StsTask
 from harness.run.facts import hardware_info, now_iso, record_fields
-from harness.run.failures import classify, error_record
+from harness.run.failures import classify, job_error
 from harness.run.jobs import JobResult, ModelJob, task_id
 from harness.run.plan import RunOptions
 
@@ -148,7 +148,7 @@ def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
                     "finished_at": now_iso(),
                     "hardware": hardware_info(job.device),
                 }
-                records.extend((task, _error(job, task, kind, message, **facts)) for task in group)
+                records.extend((task, job_error(job, task, kind, message, **facts)) for task in group)
                 continue
             records.extend(_score_pass(job, group, texts, vectors, stats, started, loader.prompts))
     finally:
@@ -169,19 +169,6 @@ def _texts(job: ModelJob, tasks: list[StsTask]) -> list[str]:
         texts.extend(p.sentence1)
         texts.extend(p.sentence2)
     return texts
-
-
-def _error(job: ModelJob, task: StsTask, kind: ErrorKind, message: str, **facts: Any) -> RunRecord:
-    return error_record(
-        task,
-        job.spec,
-        job.identities[task_id(task)],
-        job.settings_of(task),
-        kind,
-        message,
-        **job.task_facts(task),
-        **facts,
-    )
 
 
 def _score_pass(
@@ -217,7 +204,7 @@ def _score_pass(
             )
         except Exception as exc:
             kind, message = classify(exc)
-            records.append((task, _error(job, task, kind, message, finished_at=now_iso(), **common)))
+            records.append((task, job_error(job, task, kind, message, finished_at=now_iso(), **common)))
             continue
         share_of_encode = (stats.encode_seconds or 0.0) * len(p) * 2 / max(len(texts), 1)
         record = RunRecord(

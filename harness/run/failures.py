@@ -58,22 +58,21 @@ def error_record(
     )
 
 
+def job_error(job: ModelJob, task: StsTask, kind: ErrorKind, message: str, **facts: Any) -> RunRecord:
+    """The error record of one task of a job, with the job's identity, settings and task facts."""
+    return error_record(
+        task,
+        job.spec,
+        job.identities[task_id(task)],
+        job.settings_of(task),
+        kind,
+        message,
+        **job.task_facts(task),
+        **facts,
+    )
+
+
 def failed_job(job: ModelJob, kind: ErrorKind, message: str, **facts: Any) -> JobResult:
     """Error records for every task of a job that failed as a whole (the model, or the worker)."""
-    records = [
-        (
-            task,
-            error_record(
-                task,
-                job.spec,
-                job.identities[task_id(task)],
-                job.settings_of(task),
-                kind,
-                message,
-                **job.task_facts(task),
-                **facts,
-            ),
-        )
-        for task in job.tasks
-    ]
+    records = [(task, job_error(job, task, kind, message, **facts)) for task in job.tasks]
     return JobResult(key=job.spec.key, records=records, error=(kind, message))
