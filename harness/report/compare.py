@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.evaluate import MAIN_METRIC, PairedTest, finite, paired_bootstrap, paired_test, stored_ci
-from harness.published import PublishedError, PublishedMatch, PublishedScores, open_published
+from harness.published import PublishedMatch, PublishedScores
 from harness.records import ModelSpec
 from harness.report.lang import report_languages, run_language
 from harness.report.page import CardAudit, ModelInfo, Speed, Unit
 from harness.report.paired import PairedTests
-from harness.report.render import load_specs
+from harness.report.render import command_inputs
 from harness.report.view import card_audit, model_info, pick_record, speed_of, unit_of
 from harness.report.words import (
     f2,
@@ -417,16 +417,10 @@ def compare_command(
     """`harness compare`: 0 on success, 1 when the models share no task, 2 on a bad request."""
     errors: list[str] = []
     results = load_results(Path(results_dir), errors)
-    try:
-        published = open_published(mteb_results, errors)
-    except PublishedError as exc:
-        say(str(exc))
+    inputs = command_inputs(registry_dir, mteb_results, errors)
+    if inputs is None:
         return 2
-    try:
-        specs = load_specs(registry_dir)
-    except Exception as exc:
-        say(f"cannot read the registry {registry_dir}: {exc}")
-        return 2
+    specs, published = inputs
     page_lang = None
     if lang:
         try:

@@ -242,6 +242,23 @@ def load_specs(registry_dir: Path | None) -> list[ModelSpec]:
     return load_registry(Path(registry_dir))
 
 
+def command_inputs(
+    registry_dir: Path | None, mteb_results: Path | None, errors: list[str]
+) -> tuple[list[ModelSpec], PublishedScores | None] | None:
+    """The registry's specs and MTEB's published scores for `report` and `compare`; None (said in one
+    line) when either cannot be read."""
+    try:
+        specs = load_specs(registry_dir)
+    except Exception as exc:
+        say(f"cannot read the registry {registry_dir}: {exc}")
+        return None
+    try:
+        return specs, open_published(mteb_results, errors)
+    except PublishedError as exc:
+        say(str(exc))
+        return None
+
+
 def report_command(
     results_dir: Path,
     registry_dir: Path | None,
@@ -254,17 +271,11 @@ def report_command(
     if not results_dir.is_dir():
         say(f"results folder not found: {results_dir}")
         return 2
-    try:
-        specs = load_specs(registry_dir)
-    except Exception as exc:
-        say(f"cannot read the registry {registry_dir}: {exc}")
-        return 2
     errors: list[str] = []
-    try:
-        published = open_published(mteb_results, errors)
-    except PublishedError as exc:
-        say(str(exc))
+    inputs = command_inputs(registry_dir, mteb_results, errors)
+    if inputs is None:
         return 2
+    specs, published = inputs
     try:
         paths = build_reports(
             results_dir, specs, out_dir, languages, load_errors=errors, published=published, warnings=errors
