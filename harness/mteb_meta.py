@@ -49,7 +49,6 @@ PARAMETER_TOLERANCE = 0.05  # mteb rounds parameter counts (118_000_000); files 
 SOURCE = "mteb:ModelMeta"
 
 
-@functools.lru_cache(maxsize=1024)
 @functools.cache
 def _known_ids() -> frozenset[str]:
     """Every id mteb's registry answers for: its models' names and the old names it renames."""
@@ -62,6 +61,7 @@ def _known_ids() -> frozenset[str]:
     return frozenset({m.name for m in mteb.get_model_metas()} | set(renamed))
 
 
+@functools.lru_cache(maxsize=1024)
 def model_meta(model_id: str) -> Any | None:
     """mteb's `ModelMeta` for `model_id` (offline, from mteb's registry), or None when mteb lacks it."""
     if not model_id or not isinstance(model_id, str):
