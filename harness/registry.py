@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.card import crosscheck, key_for_folder, parse_card
+from harness.card import OVERRIDE_TYPES, crosscheck, key_for_folder, parse_card
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
@@ -69,20 +69,12 @@ def read_overrides(path: Path) -> tuple[dict | None, str | None]:
     return overrides, _schema_problem(overrides)
 
 
-# The keys a registry.toml may set and the TOML type of each; what the values mean (a valid Hub id,
-# a known language) the card parser checks and warns about, since the card's facts are read beside them.
-OVERRIDE_TYPES: dict[str, tuple[type, ...]] = {
-    "model_id": (str,),
-    "revision": (str,),
-    "languages": (str, list),
-    "path": (str,),
-    "prompts": (dict,),
-}
 TOML_TYPE_NAMES = {str: "a string", list: "a list", dict: "a table"}
 
 
 def _schema_problem(overrides: dict) -> str | None:
-    """A maintainer's typo must not pass as "no weights found": unknown keys and wrong types are errors."""
+    """A maintainer's typo must not pass as "no weights found": unknown keys and wrong types are errors.
+    What the values mean (a valid Hub id, a known language) the card parser checks and warns about."""
     for key, value in overrides.items():
         if key not in OVERRIDE_TYPES:
             close = difflib.get_close_matches(key, OVERRIDE_TYPES, n=1)

@@ -18,13 +18,14 @@ The package by concept:
 from harness.card.crosscheck import crosscheck
 from harness.card.identity import infer_language
 from harness.card.ids import KEY_RE, classify_model_id, key_for_folder, valid_key
-from harness.card.spec import parse_card, parse_card_text
+from harness.card.spec import OVERRIDE_TYPES, parse_card, parse_card_text
 from harness.card.text import MAX_CARD_BYTES, repair_mojibake
 from harness.languages import normalize_language
 
 __all__ = [
     "KEY_RE",
     "MAX_CARD_BYTES",
+    "OVERRIDE_TYPES",
     "classify_model_id",
     "crosscheck",
     "infer_language",

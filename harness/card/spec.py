@@ -130,6 +130,16 @@ def _self_names(ev: Evidence, meta: dict) -> list[str]:
 # overrides, key, final spec
 
 
+# The keys a registry.toml may set and the TOML type of each (the registry refuses others).
+OVERRIDE_TYPES: dict[str, tuple[type, ...]] = {
+    "model_id": (str,),
+    "revision": (str,),
+    "languages": (str, list),
+    "path": (str,),
+    "prompts": (dict,),
+}
+
+
 def _apply_overrides(ev: Evidence, overrides: Any) -> None:
     if overrides is None:
         return
