@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,21 +54,6 @@ class PublishedMatch:
     difference: float  # ours - published
     within_ci: bool | None  # None when we have no interval
     revision_note: str | None  # set when the revisions could not be compared
-
-
-@dataclass(frozen=True)
-class PublishedRow:
-    """One report row (scores in points, ×100)."""
-
-    model: Any  # harness.report.page.ModelInfo
-    unit: Any  # harness.report.page.Unit
-    measured: float
-    measured_ci: tuple[float, float] | None
-    published: float
-    difference: float
-    within: bool | None
-    revision: str
-    note: str
 
 
 def _result_roots(folder: Path) -> Path | None:
@@ -220,30 +204,3 @@ def _download(folder: Path) -> Path:
     except Exception as exc:  # git missing, network down, ...: one line, no traceback
         raise PublishedError(f"{folder}: downloading MTEB's results failed: {exc}") from None
     return folder
-
-
-def published_rows(page: Any, results: Sequence[Any], scores: PublishedScores) -> list[PublishedRow]:
-    """The "MTEB published" rows of a report page: every leaderboard cell with a published score."""
-    by_run = {(r.model_key, r.task_name, r.run.subset, r.run.split, r.run.identity): r for r in results}
-    rows: list[PublishedRow] = []
-    for row in page.rows:
-        for unit, cell in sorted(row.cells.items()):
-            stored = by_run.get((row.model.key, unit.task, unit.subset, unit.split, cell.run.identity))
-            found = scores.match(stored) if stored is not None else None
-            if found is None:
-                continue
-            ci = None if found.ours_ci is None else (found.ours_ci[0] * 100, found.ours_ci[1] * 100)
-            rows.append(
-                PublishedRow(
-                    row.model,
-                    unit,
-                    found.ours * 100,
-                    ci,
-                    found.published.score * 100,
-                    found.difference * 100,
-                    found.within_ci,
-                    found.published.revision,
-                    found.revision_note or "",
-                )
-            )
-    return rows

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from markupsafe import Markup
 
@@ -133,6 +132,21 @@ class MetaRow:
     data_revisions: list[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class PublishedRow:
+    """One "MTEB published" row: ours beside MTEB's published score (points, ×100; `--mteb-results`)."""
+
+    model: ModelInfo
+    unit: Unit
+    measured: float
+    measured_ci: tuple[float, float] | None
+    published: float
+    difference: float
+    within: bool | None
+    revision: str
+    note: str
+
+
 @dataclass
 class LanguagePage:
     lang: str
@@ -148,7 +162,7 @@ class LanguagePage:
     commits: list[str]
     charts: dict[str, Markup] = field(default_factory=dict)
     tie_methods: list[str] = field(default_factory=list)
-    published: list[Any] = field(default_factory=list)  # harness.published.PublishedRow (--mteb-results)
+    published: list[PublishedRow] = field(default_factory=list)  # --mteb-results
 
     @property
     def leader(self) -> Row | None:

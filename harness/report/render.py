@@ -19,12 +19,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from harness.evaluate import paired_bootstrap
-from harness.published import PublishedError, PublishedScores, open_published, published_rows
+from harness.published import PublishedError, PublishedScores, open_published
 from harness.records import ModelSpec
 from harness.report.charts import CHART_TOP, SPEED_LABELS, TASK_MARKS_MAX, score_chart, speed_chart
 from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets
 from harness.report.lang import report_languages
-from harness.report.page import LanguagePage, ModelInfo
+from harness.report.page import LanguagePage, ModelInfo, PublishedRow
 from harness.report.paired import PairedTests
 from harness.report.view import build_page, model_info
 from harness.report.words import (
@@ -160,6 +160,35 @@ def _write(path: Path, text: str) -> Path:
     if not unchanged:
         atomic_write_text(path, text, what="report")
     return path
+
+
+def published_rows(
+    page: LanguagePage, results: Sequence[StoredResult], scores: PublishedScores
+) -> list[PublishedRow]:
+    """The "MTEB published" rows of a report page: every leaderboard cell with a published score."""
+    by_run = {(r.model_key, r.task_name, r.run.subset, r.run.split, r.run.identity): r for r in results}
+    rows: list[PublishedRow] = []
+    for row in page.rows:
+        for unit, cell in sorted(row.cells.items()):
+            stored = by_run.get((row.model.key, unit.task, unit.subset, unit.split, cell.run.identity))
+            found = scores.match(stored) if stored is not None else None
+            if found is None:
+                continue
+            ci = None if found.ours_ci is None else (found.ours_ci[0] * 100, found.ours_ci[1] * 100)
+            rows.append(
+                PublishedRow(
+                    row.model,
+                    unit,
+                    found.ours * 100,
+                    ci,
+                    found.published.score * 100,
+                    found.difference * 100,
+                    found.within_ci,
+                    found.published.revision,
+                    found.revision_note or "",
+                )
+            )
+    return rows
 
 
 def language_page(
