@@ -89,13 +89,21 @@ class _Format:
 
 
 _STSB_CSV = _Format(
-    "stsb-csv", ",", csv.QUOTE_MINIMAL, ("sentence1", "sentence2", "score"), (0.0, 5.0),
-    "comma-separated, RFC-4180 quoted: sentence1, sentence2, score",
-)  # fmt: skip
+    key="stsb-csv",
+    delimiter=",",
+    quoting=csv.QUOTE_MINIMAL,
+    columns=("sentence1", "sentence2", "score"),
+    score_range=(0.0, 5.0),
+    description="comma-separated, RFC-4180 quoted: sentence1, sentence2, score",
+)
 _SCORE_FIRST_TSV = _Format(
-    "score-first-tsv", "\t", csv.QUOTE_NONE, ("score", "sentence1", "sentence2"), (0.0, 5.0),
-    "TAB-separated, unquoted: score, sentence1, sentence2",
-)  # fmt: skip
+    key="score-first-tsv",
+    delimiter="\t",
+    quoting=csv.QUOTE_NONE,
+    columns=("score", "sentence1", "sentence2"),
+    score_range=(0.0, 5.0),
+    description="TAB-separated, unquoted: score, sentence1, sentence2",
+)
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,8 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
 
 def local_revision(path: Path) -> str:
     """``local-`` plus the first 12 hex digits of the file's sha256."""
-    return "local-" + _file_digest(str(path), path.stat().st_mtime_ns, path.stat().st_size)
+    st = path.stat()  # one stat: mtime and size of the same file state key the digest cache
+    return "local-" + _file_digest(str(path), st.st_mtime_ns, st.st_size)
 
 
 def local_path(name: str, subset: str, split: str) -> str | None:
@@ -476,14 +485,12 @@ def _load_local(task: StsTask) -> StsPairs:
                 f"{task.local_files[0]}: file changed since the task was listed "
                 f"(revision {task.revision}, now {now}); list the tasks again"
             )
-    return (
-        parts[0]
-        if len(parts) == 1
-        else StsPairs(
-            sentence1=[s for p in parts for s in p.sentence1],
-            sentence2=[s for p in parts for s in p.sentence2],
-            gold=[g for p in parts for g in p.gold],
-        )
+    if len(parts) == 1:
+        return parts[0]
+    return StsPairs(
+        sentence1=[s for p in parts for s in p.sentence1],
+        sentence2=[s for p in parts for s in p.sentence2],
+        gold=[g for p in parts for g in p.gold],
     )
 
 
