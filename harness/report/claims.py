@@ -182,12 +182,15 @@ def check_claims(
         else:
             datasets = list(spec.datasets.value or [])
             note = "dataset from the card's datasets list" if datasets else ""
-        split, ds = normalize_split(claim.split), datasets
+        split = normalize_split(claim.split)
         matched = [
             (unit, run)
             for unit, run in sorted(ok_cells.items())
             if normalize_split(unit.split) == split
-            and (claim.mteb_task == unit.task or any(claim_dataset_matches(d, unit.task, lang) for d in ds))
+            and (
+                claim.mteb_task == unit.task
+                or any(claim_dataset_matches(d, unit.task, lang) for d in datasets)
+            )
         ]
         if not matched:
             if not ok_cells:
