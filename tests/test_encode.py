@@ -283,6 +283,46 @@ def test_cache_shared_by_two_connections(tmp_path):
     b.close()
 
 
+def test_cache_created_by_processes_starting_together(tmp_path):
+    """A new cache file opened by several processes at the same instant: each gets a working
+    cache (switching the new file to WAL is answered "locked" at once, without a busy wait)."""
+    script = textwrap.dedent(
+        """
+        import os, sys, time, warnings
+        warnings.simplefilter("error")  # "cache unusable, running without it" fails the child
+        from harness.encode import EmbeddingCache
+        root, go = sys.argv[1], sys.argv[2]
+        print("ready", flush=True)
+        while not os.path.exists(go):
+            pass
+        cache = EmbeddingCache(root)
+        cache.put_many("fp", ["a"], [[1.0, 2.0]])
+        assert set(cache.get_many("fp", ["a"])) == {"a"}
+        cache.close()
+        print("ok")
+        """
+    )
+    for trial in range(4):
+        root, go = tmp_path / f"cache{trial}", tmp_path / f"go{trial}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(root), str(go)],
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        go.touch()
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+            assert out.strip() == "ok"
+
+
 def test_cache_two_processes_write_same_keys(tmp_path):
     script = textwrap.dedent(
         """

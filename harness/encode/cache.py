@@ -90,6 +90,20 @@ class EmbeddingCache:
 
     # -- connection handling
     def _connect(self) -> sqlite3.Connection:
+        # Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
+        # locked" at once (no busy wait) when two processes create the cache together: retry.
+        deadline = time.monotonic() + self.timeout_s
+        pause = 0.01
+        while True:
+            try:
+                return self._connect_once()
+            except sqlite3.OperationalError as exc:
+                if not _is_contention(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def _connect_once(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
             str(self.path), timeout=self.timeout_s, isolation_level=None, check_same_thread=False
@@ -236,6 +250,11 @@ class EmbeddingCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_contention(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _is_corruption(exc: BaseException) -> bool:
