@@ -16,8 +16,16 @@ import pytest
 from fixtures.results.builder import build_results, build_specs
 
 from harness import report as rpt
-from harness.records import Claim, ModelSpec
-from harness.report.claims import NOT_COMPARABLE, not_compared_reason
+from harness.card import parse_card_text
+from harness.records import Claim, ModelSpec, RunRecord
+from harness.report.claims import (
+    NOT_COMPARABLE,
+    check_claims,
+    names_no_particular_dataset,
+    not_compared_reason,
+)
+from harness.report.page import Unit
+from harness.report.view import model_info
 from harness.store import load_results, write_run
 
 KEY = "org__claims-model"
@@ -185,3 +193,64 @@ def test_like_with_like_on_the_fixture_registry_cards(tmp_path: Path):
         ("spearman", "cosine", True),
         ("pearson", "cosine", True),
     ]
+
+
+# --------------------------------------------------------------------------- generic dataset names
+
+GENERIC_CARD = Path(__file__).parent / "fixtures" / "realcards" / "009_dwhouse__nli-only-klue-roberta-base.md"
+
+
+def _korean_runs() -> dict:
+    scores = {"KLUE-STS": 0.84, "KorSTS": 0.79}
+    return {
+        Unit(task, "default", "validation"): RunRecord(
+            split="validation",
+            subset="default",
+            status="ok",
+            identity=f"id-{task}",
+            scores={"cosine_spearman": value, "cosine_pearson": value},
+        )
+        for task, value in scores.items()
+    }
+
+
+def _generic_rows(card_text: str) -> list:
+    spec = parse_card_text(card_text, source=str(GENERIC_CARD), key="dwhouse__nli-only-klue-roberta-base")
+    return check_claims(model_info(spec.key, spec, []), "ko", _korean_runs(), True)
+
+
+def test_a_generic_dataset_name_is_compared_with_each_task_and_says_so():
+    # a real card whose model-index names its evaluator "sts-dev": no particular Korean dataset
+    rows = _generic_rows(GENERIC_CARD.read_text(encoding="utf-8"))
+    assert {r.claim.dataset for r in rows} == {"sts"}
+    assert sorted((r.claim.metric, r.unit.task) for r in rows) == [
+        ("pearson", "KLUE-STS"), ("pearson", "KorSTS"), ("spearman", "KLUE-STS"), ("spearman", "KorSTS"),
+    ]  # fmt: skip
+    assert {r.dataset_note for r in rows} == {
+        "“sts” names no particular dataset: compared with each task run"
+    }
+
+
+def test_a_generic_dataset_name_takes_the_task_the_cards_datasets_list_names():
+    # the card's datasets list names KLUE (a particular dataset) and a generic "sts_dev"
+    datasets = "datasets:\n- klue\n- CocoRoF/sts_dev\n"
+    text = GENERIC_CARD.read_text(encoding="utf-8").replace("pipeline_tag:", datasets + "pipeline_tag:", 1)
+    rows = _generic_rows(text)
+    pairs = sorted((r.claim.metric, r.unit.task) for r in rows)
+    assert pairs == [("pearson", "KLUE-STS"), ("spearman", "KLUE-STS")]
+    assert {r.dataset_note for r in rows} == {
+        "“sts” names no particular dataset; task from the card's datasets list"
+    }
+    spearman = next(r for r in rows if r.claim.metric == "spearman")
+    assert spearman.measured == pytest.approx(84.0)
+    assert spearman.difference == pytest.approx(84.0 - 85.63515697245142)
+
+
+def test_dataset_name_kinds():
+    assert names_no_particular_dataset("sts test de", "de")
+    assert names_no_particular_dataset("sts-dev", "ko")
+    assert names_no_particular_dataset("CocoRoF/sts_dev", "ko")
+    assert not names_no_particular_dataset("stsb_multi_mt", "de")
+    assert not names_no_particular_dataset("PhilipMay/stsb_multi_mt", "de")
+    assert not names_no_particular_dataset("klue", "ko")
+    assert not names_no_particular_dataset("my-own-benchmark", "en")

@@ -14,8 +14,9 @@ A claim is checked against a stored successful run of the same model when
    ``stsb``. It matches a task when it equals the task's normalised name, or when
    `CLAIM_DATASET_TASKS` maps it (or the name with split words and the page language's
    code/name removed: ``sts-test-de`` -> ``sts``, ``german-STSbenchmark`` ->
-   ``stsbenchmark``) to a set containing the task. A generic name (``sts``) maps to every
-   task run for the language.
+   ``stsbenchmark``) to a set containing the task. A generic name (``sts``, ``sts-test-de``)
+   means the claim's MTEB task when it names one, else the tasks that the card's ``datasets``
+   list names, else every task run for the language (the row says which).
 
 A claim is compared only like with like: the same correlation (Spearman or Pearson) of the
 same similarity function. Only a cosine claim, or one that names no similarity (every claim is an
@@ -126,6 +127,33 @@ def claim_dataset_matches(dataset: str, task_name: str, lang: str) -> bool:
     return False
 
 
+def names_no_particular_dataset(dataset: str, lang: str) -> bool:
+    """Whether a claim's dataset name is generic (``sts-test-de``, "STS"): it maps to every task."""
+    for key in _dataset_keys(dataset, lang):
+        if key in CLAIM_DATASET_TASKS:
+            return CLAIM_DATASET_TASKS[key] is None
+    return False
+
+
+def _narrow_generic(
+    claim: Claim, spec: ModelSpec, lang: str, matched: list[tuple[Unit, RunRecord]]
+) -> tuple[list[tuple[Unit, RunRecord]], str]:
+    """The tasks a claim with a generic dataset name means, and a note saying how they were chosen.
+
+    The claim's own MTEB task wins; else the card's datasets list, where it names a particular
+    dataset among the tasks run; else every task run for the language, said in the note."""
+    if not claim.dataset or len(matched) < 2 or not names_no_particular_dataset(claim.dataset, lang):
+        return matched, ""
+    own = [(u, r) for u, r in matched if u.task == claim.mteb_task]
+    if own:
+        return own, ""
+    named = [d for d in spec.datasets.value or [] if not names_no_particular_dataset(d, lang)]
+    listed = [(u, r) for u, r in matched if any(claim_dataset_matches(d, u.task, lang) for d in named)]
+    if listed:
+        return listed, f"“{claim.dataset}” names no particular dataset; task from the card's datasets list"
+    return matched, f"“{claim.dataset}” names no particular dataset: compared with each task run"
+
+
 def normalize_split(split: str | None) -> str:
     if split is None or not split.strip():
         return "test"
@@ -192,6 +220,8 @@ def check_claims(
                 or any(claim_dataset_matches(d, unit.task, lang) for d in datasets)
             )
         ]
+        matched, generic_note = _narrow_generic(claim, spec, lang, matched)
+        note = generic_note or note
         if not matched:
             if not ok_cells:
                 reason = "not checked: the model has no successful result for this language"
