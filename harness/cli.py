@@ -200,6 +200,7 @@ def run(
 
     from harness import run as runner
     from harness.config import check_bootstrap, check_device, check_languages
+    from harness.console import table_console
 
     # Every option is checked here, before any data is read or any model loads.
     languages = _checked(check_languages, lang)
@@ -283,7 +284,7 @@ def run(
         if executor == "ray":
             distributed.disconnect()
     if summary.outcomes:
-        runner.print_summary(summary, Console())
+        runner.print_summary(summary, table_console())
     failed = summary.failed or (strict and any(o.status == "unavailable" for o in summary.outcomes))
     raise typer.Exit(1 if failed else 0)
 

@@ -77,13 +77,12 @@ def gather(cfg: Config) -> dict[str, Any]:
 
 def render(info: dict[str, Any]) -> None:
     """One screen: configuration, run facts, then a row per language with a model or local data."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
-    if not console.is_terminal:  # a pipe or a file: long lines rather than folded cells
-        console = Console(width=max(console.width, 160))
+    from harness.console import table_console
+
+    console = table_console()
 
     def say(line: str) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -19,11 +19,11 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from harness.card import OVERRIDE_TYPES, crosscheck, key_for_folder, parse_card
+from harness.console import table_console
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
@@ -224,12 +224,6 @@ def _report_errors(specs: list[ModelSpec]) -> None:
             print(f"harness: {s.source}: {_one_line(err)}", file=sys.stderr)
 
 
-def _console() -> Console:
-    out = sys.stdout
-    width = None if getattr(out, "isatty", lambda: False)() else 200
-    return Console(file=out, highlight=False, width=width)
-
-
 def _cell(value: object) -> Text:
     return Text("—" if value is None or value == "" else str(value))
 
@@ -251,7 +245,7 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
     if as_json:
         sys.stdout.write(json.dumps([s.contract_json() for s in specs], ensure_ascii=True, indent=2) + "\n")
     else:
-        console = _console()
+        console = table_console(highlight=False)
         table = Table(title=f"{len(specs)} model card(s)", title_justify="left")
         for col in ("key", "model id", "languages", "dim", "pooling", "max seq", "architecture", "claims"):
             table.add_column(col, overflow="fold")
@@ -326,5 +320,5 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
             _cell(len(s.claims)),
             _cell(len(s.warnings) + len(s.errors)),
         )
-    _console().print(table)
+    table_console(highlight=False).print(table)
     return 1 if any(s.errors for s in specs) else 0

@@ -21,7 +21,7 @@ from fixtures.results.builder import build_results, build_specs
 from harness import report as rpt
 from harness.records import Claim, ModelSpec
 from harness.report.claims import NOT_COMPARABLE
-from harness.store import load_results
+from harness.store import load_results, write_run
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("HARNESS_UPDATE_GOLDEN") == "1"
@@ -620,3 +620,32 @@ def test_every_error_kind_written_is_worded_and_every_worded_kind_is_written():
     # a record cannot carry a kind outside the list, so nothing unworded reaches a result file
     with pytest.raises(ValueError, match="error_kind"):
         RunRecord(split="test", subset="default", status="error", identity="x", error_kind="oom")
+
+
+def test_run_metadata_names_the_mteb_revision_a_verified_local_copy_was_stored_under(tmp_path: Path):
+    """A local copy that matched mteb's statistics is stored under MTEB's dataset revision; the
+    page shows both: the content hash the run read and the MTEB revision it stands for."""
+    results = build_results(tmp_path / "results")
+    stored = load_results(results)
+    base = next(r for r in stored if r.task_name == "GermanSTSBenchmark" and r.run.status == "ok")
+    mteb_revision = base.dataset_revision
+    local = base.run.model_copy(update={"data_revision": "local-fc59fc513095", "identity": "local-copy-run"})
+    write_run(
+        results,
+        model_key="org__local-reader",
+        model_id="org/local-reader",
+        revision=base.revision,
+        task_name=base.task_name,
+        mteb_version=base.mteb_version,
+        dataset_revision=mteb_revision,
+        weights_source=base.weights_source,
+        run=local,
+    )
+    rpt.build_reports(results, build_specs(), tmp_path / "reports", ["de"])
+    md = (tmp_path / "reports" / "de.md").read_text(encoding="utf-8")
+    page = (tmp_path / "reports" / "de.html").read_text(encoding="utf-8")
+    shown = f"local-fc59fc513095 (MTEB revision {mteb_revision[:12]})"
+    assert f"- Data revision of GermanSTSBenchmark: {shown} (org/local-reader)" in md
+    assert shown in page
+    # the runs that read the Hub's data show its revision alone, as before
+    assert f"- Data revision of GermanSTSBenchmark: {mteb_revision} (" in md

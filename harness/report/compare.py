@@ -348,18 +348,12 @@ def _published_markdown(cmp: Comparison) -> list[str]:
 
 
 def render_text(cmp: Comparison, file: Any = None) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    out = file if file is not None else sys.stdout
-    console = Console(
-        file=out,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        width=None if getattr(out, "isatty", lambda: False)() else 170,
-    )
+    from harness.console import table_console
+
+    console = table_console(file, highlight=False, markup=False, emoji=False)
     p = plain
     scope = f" ({language_name(cmp.lang)})" if cmp.lang else ""
     console.print(Text(f"A = {p(cmp.a.info.name)}", style="bold"))

@@ -209,6 +209,15 @@ def _tie(row: Row, leader: Row, tests: Sequence[PairedTest]) -> tuple[str, str, 
     return ("ahead" if a_mean > b_mean else "behind"), method, "95% intervals do not overlap"
 
 
+def _data_revision(stored: StoredResult) -> str:
+    """The data a run read: its content hash, and MTEB's dataset revision when the local copy was
+    stored under it (it matched mteb's descriptive statistics for the task)."""
+    local, mteb_rev = stored.run.data_revision, stored.dataset_revision
+    if local and mteb_rev and mteb_rev != local and mteb_rev != "unknown":
+        return f"{local} (MTEB revision {mteb_rev[:12]})"
+    return local or mteb_rev or "unknown"
+
+
 def _meta_row(info: ModelInfo, records: Sequence[StoredResult]) -> MetaRow:
     runs = [r.run for r in records]
     started = sorted(r.started_at for r in runs if r.started_at)
@@ -225,13 +234,7 @@ def _meta_row(info: ModelInfo, records: Sequence[StoredResult]) -> MetaRow:
             if r.settings_hash
         }
     )
-    data_revs = sorted(
-        {
-            (unit_of(s).label, s.run.data_revision or s.dataset_revision or "unknown")
-            for s in records
-            if s.run.status == "ok"
-        }
-    )
+    data_revs = sorted({(unit_of(s).label, _data_revision(s)) for s in records if s.run.status == "ok"})
     return MetaRow(
         info,
         ", ".join(sorted({r.revision for r in records})),

@@ -423,7 +423,9 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from harness.console import table_console
+
+    console = table_console()
     err = Console(stderr=True)
     folder = data_dir_from(data_dir)
     try:
