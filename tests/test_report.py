@@ -19,8 +19,10 @@ import pytest
 from fixtures.results.builder import build_results, build_specs
 
 from harness import report as rpt
+from harness.card import parse_card
 from harness.records import Claim, ModelSpec
 from harness.report.claims import NOT_COMPARABLE
+from harness.report.view import model_info
 from harness.store import load_results, write_run
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -649,3 +651,18 @@ def test_run_metadata_names_the_mteb_revision_a_verified_local_copy_was_stored_u
     assert shown in page
     # the runs that read the Hub's data show its revision alone, as before
     assert f"- Data revision of GermanSTSBenchmark: {mteb_revision} (" in md
+
+
+@pytest.mark.parametrize(
+    ("card", "title"),
+    [
+        ("009_dwhouse__nli-only-klue-roberta-base.md", None),  # "SentenceTransformer based on klue/..."
+        ("002_PM-AI__sts_paraphrase_xlm-roberta-base_de-en.md", None),  # "Model card for <its own id>"
+        ("003_colorfulscoop__sbert-base-ja.md", "Sentence BERT base Japanese model"),
+        ("012_T-Systems-onsite__cross-en-de-roberta-sentence-transformer.md",
+         "Cross English & German RoBERTa for Sentence Embeddings"),
+    ],
+)  # fmt: skip
+def test_the_card_title_is_shown_only_when_it_says_something(card: str, title: str | None):
+    spec = parse_card(Path(__file__).parent / "fixtures" / "realcards" / card)
+    assert model_info(spec.key, spec, []).title == title

@@ -17,7 +17,7 @@ The package by concept:
 
 from harness.card.crosscheck import crosscheck
 from harness.card.identity import infer_language
-from harness.card.ids import KEY_RE, classify_model_id, key_for_folder, valid_key
+from harness.card.ids import KEY_RE, classify_model_id, is_template_title, key_for_folder, valid_key
 from harness.card.spec import OVERRIDE_TYPES, parse_card, parse_card_text
 from harness.card.text import MAX_CARD_BYTES, repair_mojibake
 from harness.languages import normalize_language
@@ -29,6 +29,7 @@ __all__ = [
     "classify_model_id",
     "crosscheck",
     "infer_language",
+    "is_template_title",
     "key_for_folder",
     "normalize_language",
     "parse_card",

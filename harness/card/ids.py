@@ -45,6 +45,16 @@ def is_placeholder(value: str) -> bool:
     )
 
 
+# Headings that card templates write for every model: sentence-transformers' ("SentenceTransformer",
+# "SentenceTransformer based on <base>") and the Hub's ("Model Card for Model ID").
+_TEMPLATE_TITLE_RE = re.compile(r"(?i)^(?:SentenceTransformer(?: based on \S+)?|Model Card for Model ID)$")
+
+
+def is_template_title(title: str) -> bool:
+    """Whether a card title is a template's heading, which names no model."""
+    return bool(_TEMPLATE_TITLE_RE.match(" ".join(title.split())))
+
+
 def classify_model_id(value: str) -> tuple[str, str]:
     """('ok' | 'placeholder' | 'local' | 'unsafe', explanation)."""
     s = value.strip()

@@ -23,10 +23,12 @@ What a language page shows
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.card import is_template_title
 from harness.evaluate import (
     MAIN_METRIC,
     PairedTest,
@@ -91,8 +93,9 @@ def model_info(key: str, spec: ModelSpec | None, records: Sequence[StoredResult]
         codes = {w.code for w in spec.warnings}
         url = None if codes & NO_LINK_WARNINGS else hub_url(model_id)
         title = (spec.name or "").strip() or None
-        if title and title.lower() in name.lower():
-            title = None  # the title says nothing the name does not
+        named = re.sub(r"(?i)^model card (?:for|of)\s+", "", title or "")
+        if title and (named.lower() in name.lower() or is_template_title(title)):
+            title = None  # the title says nothing the name does not, or is a template's heading
         return ModelInfo(key, name, title, url, spec)
     ids = sorted({r.model_id for r in records if r.model_id})
     name = ids[0] if len(ids) == 1 else key
