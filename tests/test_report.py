@@ -20,9 +20,10 @@ from fixtures.results.builder import build_results, build_specs
 
 from harness import report as rpt
 from harness.card import parse_card
-from harness.records import Claim, ModelSpec
+from harness.prompts import with_sources
+from harness.records import Claim, ModelSpec, RunRecord, RunSettings
 from harness.report.claims import NOT_COMPARABLE
-from harness.report.view import model_info
+from harness.report.view import card_audit, model_info
 from harness.store import load_results, write_run
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -666,3 +667,30 @@ def test_run_metadata_names_the_mteb_revision_a_verified_local_copy_was_stored_u
 def test_the_card_title_is_shown_only_when_it_says_something(card: str, title: str | None):
     spec = parse_card(Path(__file__).parent / "fixtures" / "realcards" / card)
     assert model_info(spec.key, spec, []).title == title
+
+
+def test_the_sts_prompt_fact_is_what_the_stored_runs_applied():
+    """A registry entry whose weights were found at run time (no path, so the registry read no model
+    files) shows the prompt its runs applied, from their records; runs that disagree show the card's."""
+    card = Path(__file__).parent / "fixtures" / "realcards" / "003_colorfulscoop__sbert-base-ja.md"
+    spec = with_sources(parse_card(card))  # as the registry gives it: no model folder read
+    info = model_info(spec.key, spec, [])
+
+    def run(prompt: str | None, source: str, status: str = "ok") -> RunRecord:
+        return RunRecord(
+            split="test", subset="default", status=status, identity=f"{prompt}{source}",
+            settings=RunSettings(prompt=prompt), prompt_source=source,
+        )  # fmt: skip
+
+    def prompt_fact(runs: list[RunRecord]) -> tuple[str, str]:
+        audit = card_audit(info, runs)
+        fact = next(f for f in audit.facts if f.label == "STS prompt")
+        return fact.value, fact.source
+
+    assert prompt_fact([]) == ("none known (model files not read)", spec.sts_prompt.source)
+    files = "model-files:config_sentence_transformers.json: no STS prompt"
+    assert prompt_fact([run(None, files), run(None, files)]) == ("none (model files)", f"as run: {files}")
+    override = "override:registry.toml.prompts[STS]"
+    assert prompt_fact([run("alpha: ", override)]) == ("'alpha: ' (registry.toml)", f"as run: {override}")
+    assert prompt_fact([run("alpha: ", override), run(None, files)])[0] == "none known (model files not read)"
+    assert prompt_fact([run(None, files, status="error")])[0] == "none known (model files not read)"

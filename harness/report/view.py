@@ -39,7 +39,7 @@ from harness.evaluate import (
     stored_ci,
 )
 from harness.prompts import prompt_label, prompt_text
-from harness.records import Hardware, ModelSpec, RunRecord
+from harness.records import Hardware, ModelSpec, RunRecord, Sourced
 from harness.report.claims import check_claims
 from harness.report.lang import run_language, spec_covers
 from harness.report.page import (
@@ -164,7 +164,17 @@ def _sourced_text(value: Any, fmt: Callable[[Any], str] = str) -> str:
     return "–" if value is None else fmt(value)
 
 
-def card_audit(info: ModelInfo) -> CardAudit | None:
+def _sts_prompt(spec: ModelSpec, runs: Sequence[RunRecord]) -> tuple[str, str]:
+    """(cell, where from): the prompt the stored runs applied when they agree (what the scores
+    rest on, read from each run's own record), else the prompt the card and files predict."""
+    used = {(r.settings.prompt, r.prompt_source) for r in runs if r.status == "ok" and r.prompt_source}
+    if len(used) == 1:
+        value, source = next(iter(used))
+        return prompt_label(Sourced(value=value, source=source)), f"as run: {source}"
+    return prompt_label(spec.sts_prompt), spec.sts_prompt.source or ""
+
+
+def card_audit(info: ModelInfo, runs: Sequence[RunRecord] = ()) -> CardAudit | None:
     spec = info.spec
     if spec is None:
         return None
@@ -175,7 +185,7 @@ def card_audit(info: ModelInfo) -> CardAudit | None:
         Fact("architecture", _sourced_text(spec.architecture.value), spec.architecture.source or ""),
         Fact("parameters", human_count(spec.parameters.value), spec.parameters.source or ""),
         Fact("license", _sourced_text(spec.license.value), spec.license.source or ""),
-        Fact("STS prompt", prompt_label(spec.sts_prompt), spec.sts_prompt.source or ""),
+        Fact("STS prompt", *_sts_prompt(spec, runs)),
         Fact("base model", _sourced_text(spec.base_model.value), spec.base_model.source or ""),
     ]
     warnings_ = sorted(
@@ -364,7 +374,10 @@ def build_page(
 
     audits = [
         a
-        for a in (card_audit(infos[k]) for k in sorted(infos, key=lambda k: (infos[k].name.lower(), k)))
+        for a in (
+            card_audit(infos[k], [r.run for rs in grouped.get(k, {}).values() for r in rs])
+            for k in sorted(infos, key=lambda k: (infos[k].name.lower(), k))
+        )
         if a
     ]
     meta = [
