@@ -19,7 +19,8 @@ from harness.card import (
     parse_card_text,
     repair_mojibake,
 )
-from harness.card.claim_words import dataset_info
+from harness.card.claim_words import dataset_info, split_in
+from harness.card.sts_datasets import sts_dataset
 from harness.card.text import fallback_fix
 from harness.records import ModelSpec
 
@@ -814,6 +815,8 @@ def test_architecture_printout_in_other_shapes(printout):
         ("- Embedding dimension: 1024\n- Max length: 8192 tokens", "dimension", 1024),
         ("- Embedding dimension: 1024\n- Max length: 8192 tokens", "max_seq_length", 8192),
         ("12-layer, 768-hidden, 12-heads", "dimension", 768),
+        ("- Maximum token count: 512\n- Output dimension: 768", "max_seq_length", 512),
+        ("The max number of tokens is 8192.", "max_seq_length", 8192),
         (usage("emb = out.last_hidden_state[:, 0]"), "pooling", "cls"),
         (usage("emb = out.pooler_output"), "pooling", "cls"),
         (  # defines two pooling functions, calls one
@@ -964,6 +967,89 @@ def test_prose_claims_two_metrics_one_sentence_and_percent_forms():
         ("spearman", "unspecified", 0.769, None, "test", "fr"),  # no metric named: the STS convention
     }
     assert "Spearman, the STS convention" in next(c.quote for c in s.claims if c.language == "fr")
+
+
+@pytest.mark.parametrize(
+    ("line", "claims"),
+    [
+        ("It achieves 0.791 Spearman correlation on STSbenchmark test set.",
+         {("spearman", "unspecified", 0.791, "STSbenchmark", "test", None)}),
+        # a real card's LaTeX (092_kinit__slovakbert-sts-stsb.md): the escaped parentheses stay in the text
+        ("It achieves \\\\(0.791\\\\) Spearman correlation on STSbenchmark test set.",
+         {("spearman", "unspecified", 0.791, "STSbenchmark", "test", None)}),
+        ("It reaches 85.2% Spearman on the STS-B test set.",
+         {("spearman", "unspecified", 0.852, "STS-B", "test", None)}),
+        # numbers first for both: each number is its own metric's (was: Pearson took 0.79)
+        ("The model scores 0.80 Pearson and 0.79 Spearman on the STS-B test set.",
+         {("pearson", "unspecified", 0.80, "STS-B", "test", None),
+          ("spearman", "unspecified", 0.79, "STS-B", "test", None)}),
+        ("We get 0.82 cosine Spearman on the STS-B test set.",
+         {("spearman", "cosine", 0.82, "STS-B", "test", None)}),
+        # labels first, no punctuation: each number follows its metric
+        ("Spearman 0.76 Pearson 0.75 on the STS-B test set",
+         {("spearman", "unspecified", 0.76, "STS-B", "test", None),
+          ("pearson", "unspecified", 0.75, "STS-B", "test", None)}),
+    ],
+)  # fmt: skip
+def test_prose_claims_with_the_number_before_the_metric(line, claims):
+    s = parse_card_text(card("license: mit", "# m\n\n" + line + "\n"), source="c")
+    assert claim_set(s) == claims
+
+
+def test_a_table_with_one_row_per_similarity_under_a_dataset_sentence():
+    """The old sentence-transformers evaluation table (088_NbAiLab__nb-sbert-base.md): the sentence
+    above names the dataset, each row a similarity, each column a correlation."""
+    body = (
+        "# m\n\n## Evaluation\nEvaluation results on the sts-test dataset:\n"
+        "|                        | Pearson    | Spearman   |\n"
+        "|------------------------|------------|------------|\n"
+        "| Cosine Similarity      | **0.8275** | **0.8245** |\n"
+        "| Manhattan Distance     | 0.8193     | 0.8182     |\n"
+        "| Dot Product Similarity | 0.8039     | 0.7951     |\n"
+    )
+    s = parse_card_text(card("language: nb", body), source="c")
+    assert claim_set(s) == {
+        ("pearson", "cosine", 0.8275, "sts-test", "test", "nb"),
+        ("spearman", "cosine", 0.8245, "sts-test", "test", "nb"),
+        ("pearson", "manhattan", 0.8193, "sts-test", "test", "nb"),
+        ("spearman", "manhattan", 0.8182, "sts-test", "test", "nb"),
+        ("pearson", "dot", 0.8039, "sts-test", "test", "nb"),
+        ("spearman", "dot", 0.7951, "sts-test", "test", "nb"),
+    }  # the dataset the sentence names (was: "Evaluation", the next line); the card's one language
+    assert [c.similarity for c in s.claims if c.comparable] == ["cosine", "cosine"]
+
+
+def test_an_unnamed_similarity_merges_only_into_an_equal_cosine_claim():
+    """MTEB's newer model-index (076_cnmoro__static-nomic-large.md) gives bare pearson/spearman beside
+    cosine_*, euclidean_* ...: a bare score equal to cosine is that claim; one that differs from
+    cosine in the last digit but equals euclidean stays its own claim (was: merged into euclidean)."""
+    metrics = (
+        "    - {type: spearman, value: 58.7463}\n"
+        "    - {type: cosine_spearman, value: 58.7462}\n"
+        "    - {type: euclidean_spearman, value: 58.7463}\n"
+        "    - {type: pearson, value: 64.5329}\n"
+        "    - {type: cosine_pearson, value: 64.5329}\n"
+    )
+    yaml = (
+        "model-index:\n- name: org/m\n  results:\n  - task: {type: STS}\n"
+        "    dataset: {name: MTEB Assin2STS (default), type: nilc-nlp/assin2, config: default, split: test}\n"
+        "    metrics:\n" + metrics
+    )
+    s = parse_card_text(card(yaml, "# m\n"), source="c")
+    got = {(c.metric, c.similarity, round(c.value, 6)) for c in s.claims}
+    assert got == {
+        ("spearman", "unspecified", 0.587463),
+        ("spearman", "cosine", 0.587462),
+        ("spearman", "euclidean", 0.587463),
+        ("pearson", "cosine", 0.645329),  # the bare pearson, equal, merged into it
+    }
+
+
+def test_a_dataset_name_with_its_split_after_an_underscore():
+    # 082_DMetaSoul__sbert-chinese-general-v2.md: | **csts_dev** | **csts_test** | ... | **bqcorpus** |
+    assert dataset_info("csts_dev")[1] == "dev" and dataset_info("csts_test")[1] == "test"
+    assert split_in("csts_dev") == "dev" and split_in("devset") is None
+    assert sts_dataset("bqcorpus").mteb_task == "BQ"
 
 
 def test_code_block_output_csv_baseline_and_merging():

@@ -3,7 +3,8 @@
 Three shapes, told apart by the header cells:
 
 * metric rows (``| Metric | Value |`` / ``| Metric | sts-dev | sts-test |``): a row per correlation;
-* metric columns (``cosine_pearson | cosine_spearman``, ``Pearson correlation``, ``Spearman German``);
+* metric columns (``cosine_pearson | cosine_spearman``, ``Pearson correlation``, ``Spearman German``),
+  one row per model, or one row per similarity (``| Cosine Similarity | 0.8275 | 0.8245 |``);
 * dataset columns (``| Model | STSB | STS12 | ... | Mean |``): the metric is the one the table's
   caption, heading or the text right after it names ("**Spearman score**"), one table per metric.
 
@@ -223,9 +224,17 @@ def table_claims_of(
             kinds.append("other")
     name_col = kinds.index("name") if "name" in kinds else None
     names_first = all(cell_number(r[0].text) is None for r in table.rows if r)
+    # | | Pearson | Spearman | with a row per similarity ("Cosine Similarity", "Manhattan Distance"):
+    # the sentence-transformers evaluator's table of one model, each row its own similarity
+    by_similarity = (
+        "metric" in kinds
+        and kinds[0] == "other"
+        and names_first
+        and sum(1 for r in table.rows if r and similarity_in(r[0].text)) > len(table.rows) // 2
+    )
     if name_col is None and kinds and kinds[0] == "other" and len(table.rows) > 1 and names_first:
         name_col = 0  # a first column of names, whatever its header says
-    rows = select_rows(table, name_col, self_keys)
+    rows = list(table.rows) if by_similarity else select_rows(table, name_col, self_keys)
     epoch_cols = [i for i, k in enumerate(kinds) if k == "epoch"]
     if epoch_cols:
         rows = _last_rows(rows, epoch_cols, [i for i, k in enumerate(kinds) if k in ("split", "task")])
@@ -263,9 +272,12 @@ def table_claims_of(
         row_ds, row_lang = _row_dataset(row, task_cols)
         row_split = next((split_in(row[i].text) for i in split_cols if i < len(row)), None)
         row_split = row_split or next((split_in(row[i].text) for i in task_cols if i < len(row)), None)
+        row_similarity = similarity_in(row[0].text) if by_similarity and row else None
         for i, metric, ds, split, lang in columns:
-            if i >= len(row):
+            if i >= len(row) or (by_similarity and row_similarity is None):
                 continue
+            if row_similarity is not None and metric.similarity == "unspecified":
+                metric = Metric(metric.metric, row_similarity)
             raw = cell_number(row[i].text)
             if raw is None:
                 continue

@@ -2,9 +2,10 @@
 
 Each line that names a correlation is paired up with its numbers: "Spearman: 0.76",
 "0.8626 (Spearman)", "a cosine Spearman correlation of 85", "Pearson 0.8312 and Spearman 0.8247"
-(two claims), "Cosine-Similarity : Pearson: 0.7451 Spearman: 0.7364" (cosine for both). The
-dataset, split and language come from the line, else the paragraph before it, else the heading it
-sits under, else the card's own evaluation code (``load_dataset('stsb_multi_mt', 'es')``), else the
+(two claims), "0.80 Pearson and 0.79 Spearman" and "achieves \\(0.791\\) Spearman" (numbers
+first), "Cosine-Similarity : Pearson: 0.7451 Spearman: 0.7364" (cosine for both). The dataset,
+split and language come from the line, else the paragraph before it, else the heading it sits
+under, else the card's own evaluation code (``load_dataset('stsb_multi_mt', 'es')``), else the
 card's only declared language. Scores shown for the model *before* fine-tuning are not claims.
 """
 
@@ -63,6 +64,25 @@ class _Context:
         return self.doc.text_before(block.line)
 
 
+# a number right before a metric word: "0.791 Spearman", "85.2% Spearman", "\\(0.791\\) Spearman"
+# (LaTeX), "0.82 cosine Spearman"
+_LEADING_NUMBER = re.compile(
+    r"(-?(?:\d+\.\d+|\.\d+|\d+)\s*%?)[\s\\)\]*$_]*(?:(?:cosine|cos|manhattan|euclidean|dot)[\s_-]*)?$", re.I
+)
+# a number right after a metric word: "Spearman 0.76", "Spearman: 0.76", "Spearman correlation of 85"
+_TRAILING_NUMBER = re.compile(
+    r"^[\s*:=|]*(?:(?:rank\s+)?correlation\s*)?(?:(?:of|is|=)\s*)?[\\($]*-?\.?\d", re.I
+)
+
+
+def _numbers_lead(plain: str, first: re.Match) -> bool:
+    """Whether a line writes its numbers before the metric words ("achieves 0.791 Spearman"): its
+    first metric word has a number right before it and none right after."""
+    return bool(_LEADING_NUMBER.search(plain[: first.start()])) and not _TRAILING_NUMBER.match(
+        plain[first.end() :]
+    )
+
+
 def _pairs(plain: str) -> tuple[list[tuple[re.Match, re.Match, int]], list[re.Match]]:
     """(metric, number, end of the label before it) pairs in a line, and metrics left unpaired."""
     metrics = list(_METRIC_TOKEN.finditer(plain))
@@ -73,6 +93,17 @@ def _pairs(plain: str) -> tuple[list[tuple[re.Match, re.Match, int]], list[re.Ma
     for m in metrics:  # "0.8626 (Spearman)"
         hit = re.search(r"(-?\d+(?:\.\d+)?\s*%?)\s*\(\s*[\w\s-]*$", plain[: m.start()])
         if hit:
+            for ni, n in enumerate(numbers):
+                if n.start() == hit.start(1) and ni not in used_n and _number_ok(n, ""):
+                    pairs.append((m, n, n.start()))
+                    used_n.add(ni)
+                    break
+    if metrics and _numbers_lead(plain, metrics[0]):  # "0.80 Pearson and 0.79 Spearman"
+        done = {id(p[0]) for p in pairs}
+        for m in metrics:
+            hit = _LEADING_NUMBER.search(plain[: m.start()])
+            if id(m) in done or not hit:
+                continue
             for ni, n in enumerate(numbers):
                 if n.start() == hit.start(1) and ni not in used_n and _number_ok(n, ""):
                     pairs.append((m, n, n.start()))

@@ -139,13 +139,16 @@ def dataset_info(name: str) -> tuple[str | None, str | None, str | None]:
 
 def dataset_line(text: str) -> tuple[str | None, str | None, str | None] | None:
     """(dataset, split, language) from a "Dataset: `sts-test-de`" line (the card template's), or None."""
-    hits = re.findall(r"(?im)\bdataset:\s*`?([A-Za-z0-9][\w.\-/ ]{0,100}?)`?\s*$", text)
+    # [ \t]*, not \s*: "... on the sts-test dataset:" ending a line names no dataset on the next
+    hits = re.findall(r"(?im)\bdataset:[ \t]*`?([A-Za-z0-9][\w.\-/ ]{0,100}?)`?[ \t]*$", text)
     return dataset_info(hits[-1]) if hits else None
 
 
 def split_in(text: str) -> str | None:
     """The split a phrase names ("on the test set", "dev"), when it names exactly one."""
-    found = {SPLITS[w.lower()] for w in re.findall(r"(?i)\b(test|dev|validation|val)\b", text)}
+    # letters and digits around, not \b: "csts_dev" names the dev split, "devset" none
+    words = re.findall(r"(?i)(?<![a-z0-9])(test|dev|validation|val)(?![a-z0-9])", text)
+    found = {SPLITS[w.lower()] for w in words}
     return found.pop() if len(found) == 1 else None
 
 

@@ -175,7 +175,7 @@ def _equal(a: Found, b: Found) -> bool:
     sims = {x.similarity, y.similarity}
     return (
         x.metric == y.metric
-        and (len(sims) == 1 or "unspecified" in sims)
+        and (len(sims) == 1 or sims == {"unspecified", "cosine"})  # never an unnamed one into euclidean
         and abs(x.value - y.value) <= max(_tolerance(a), _tolerance(b))
         and _same_split(x.split, y.split)
         and (x.language is None or y.language is None or x.language == y.language)

@@ -387,6 +387,11 @@ _MAXLEN_RES = (
         r"(?:length|len|window|size)s?\s*(?:is|of|:|=|up to)?\s*(?:\*\*)?(\d{1,3}(?:,\d{3})+|\d{2,7})[kK]?\b"
     ),
     re.compile(r"(?i)\bup to (\d{1,3}(?:,\d{3})+|\d{2,7}) tokens\b"),
+    # "Maximum token count: 512", "max number of tokens is 8192"
+    re.compile(
+        r"(?i)\bmax(?:imum)?[ _-]?(?:number[ _-]of[ _-])?(?:input[ _-])?tokens?(?:[ _-]?(?:count|number))?"
+        r"\s*(?:is|of|:|=)\s*(?:\*\*)?(\d{1,3}(?:,\d{3})+|\d{2,7})\b"
+    ),
     re.compile(r"(?i)\bsupported sequences?\s*:?\s*(\d{2,7})\b"),
     re.compile(r"(?:上下文|窗口|序列|最大|输入)[^\d\n]{0,8}长度[^\d\n]{0,6}(\d{2,7})"),
 )

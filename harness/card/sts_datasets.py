@@ -58,6 +58,7 @@ MTEB_TASK_KEYS: dict[str, str] = {
     "afqmc": "AFQMC",
     "atec": "ATEC",
     "bq": "BQ",
+    "bqcorpus": "BQ",  # the BQ Corpus (C-MTEB's BQ)
     "lcqmc": "LCQMC",
     "pawsx": "PAWSX",
     "qbqtc": "QBQTC",
