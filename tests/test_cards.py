@@ -889,6 +889,23 @@ model-index:
 """
 
 
+def test_a_bare_model_index_name_takes_the_owner_the_text_writes_once():
+    # 085_OrdalieTech__Solon-embeddings-large-0.1.md: model-index "Solon-embeddings-large-0.1",
+    # the full id only in a bold comparison-table row
+    front = "model-index:\n- name: Solon-embeddings-large-0.1\n  results: []"
+    table = "| Model | Score |\n|---|---|\n| **OrdalieTech/Solon-embeddings-large-0.1** | 0.7490 |\n"
+    s = parse_card_text(card(front, "# Solon\n\n" + table), source="c")
+    assert (s.model_id.value, s.model_id.source) == ("OrdalieTech/Solon-embeddings-large-0.1", "text")
+    # two owners for the name: no guess, the bare name as before
+    two = table + "| Other/Solon-embeddings-large-0.1 | 0.7 |\n"
+    s = parse_card_text(card(front, "# Solon\n\n" + two), source="c")
+    assert s.model_id.value == "Solon-embeddings-large-0.1"
+    # a longer name is another model
+    longer = "| Model | Score |\n|---|---|\n| OrdalieTech/Solon-embeddings-large-0.1-v2 | 0.7 |\n"
+    s = parse_card_text(card(front, "# Solon\n\n" + longer), source="c")
+    assert s.model_id.value == "Solon-embeddings-large-0.1"
+
+
 def test_model_index_claims_say_what_they_claim():
     s = parse_card_text(card(MTEB_INDEX), source="c")
     assert claim_set(s) == {

@@ -135,6 +135,13 @@ def _model_like(name: str) -> bool:
     return bool(re.fullmatch(r"[\w.\-/]{3,100}", name)) and bool(re.search(r"[\d\-_]", name))
 
 
+def _owned_ids(body: str, name: str) -> list[str]:
+    """The distinct Hub ids ``owner/<name>`` the card's text writes for a bare name."""
+    pattern = re.compile(rf"(?<![\w./-])([A-Za-z0-9][\w.-]{{0,94}}/{re.escape(name)})(?![\w.-]*[\w-])")
+    ids = {m.group(1) for m in pattern.finditer(body)}
+    return sorted(i for i in ids if classify_model_id(i)[0] == "ok")
+
+
 def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
     found: list[tuple[str, str, int]] = []
     for regex, where, rank in _SNIPPETS:
@@ -179,7 +186,11 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
     placeholders = any(classify_model_id(v)[0] == "placeholder" for v, _, _ in found)
     if not chosen and not placeholders:  # named only by a bare name: its title or model-index name
         bare = [n for n in names if classify_model_id(n)[0] == "local" and _model_like(n)]
-        chosen = [(n, "title" if n == ev.name else "yaml:model-index", RANK_PROSE) for n in bare[:1]]
+        owned = _owned_ids(body, bare[0]) if bare else []
+        if len(owned) == 1:  # the card spells it out once as owner/name ("| **Org/Name** | 0.749 |")
+            chosen = [(owned[0], "text", RANK_PROSE)]
+        else:
+            chosen = [(n, "title" if n == ev.name else "yaml:model-index", RANK_PROSE) for n in bare[:1]]
     seen: set[tuple[str, str]] = set()
     for value, where, rank in chosen:
         if (value, where) not in seen:
