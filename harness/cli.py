@@ -229,6 +229,11 @@ def run(
             "--pairs: say which models to score on it: --model NAME (repeatable), "
             "or --lang LANG for the registry's models of that language"
         )
+    if pairs and len(set(languages)) > 1:  # a pairs file is in one language; its task would take only one
+        _fail(
+            f"--pairs: give the files' language with one --lang, not {len(set(languages))} "
+            f"({', '.join(dict.fromkeys(languages))}); run once per language, or name models with --model"
+        )
     if ray_address and executor != "ray":
         _fail("--ray-address needs --executor ray")
     registry_dir = _checked(cfg.existing_dir, "registry")

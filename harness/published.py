@@ -92,12 +92,15 @@ class PublishedScores:
             name, revision = _identity(path)
             for split, entries in result.scores.items():
                 for entry in entries:
-                    score = entry.get("main_score")
-                    if isinstance(score, (int, float)) and math.isfinite(score):
-                        subset = str(entry.get("hf_subset", "default"))
-                        found.append(
-                            Published(name, revision, result.task_name, split, subset, score, str(path))
+                    subset = str(entry.get("hf_subset", "default"))
+                    score = published_score(entry.get("main_score"))
+                    if score is None:  # a percentage by mistake, a string, NaN: never shown as a score
+                        self.errors.append(
+                            f"{path}: published main_score {_shown(entry.get('main_score'))} "
+                            f"({result.task_name} {split}/{subset}) is not a number in -1..1; not used"
                         )
+                        continue
+                    found.append(Published(name, revision, result.task_name, split, subset, score, str(path)))
         return found
 
     def for_model(self, model: str) -> list[Published]:
@@ -145,6 +148,23 @@ class PublishedScores:
         ci = stored_ci(run)
         within = None if ci is None else bool(ci[0] <= published.score <= ci[1])
         return PublishedMatch(ours, ci, published, ours - published.score, within, note)
+
+
+def published_score(value: Any) -> float | None:
+    """A published main score as a float when it is a finite number in -1..1 (MTEB's scale for a
+    correlation), else None: ``62.39712`` (a percentage) or ``"0.62"`` (a string) is not a score."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        score = float(value)
+    except OverflowError:  # an integer beyond float's range
+        return None
+    return score if math.isfinite(score) and -1.0 <= score <= 1.0 else None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _task_result(path: Path) -> Any:

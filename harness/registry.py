@@ -145,6 +145,17 @@ def load_registry(root: Path) -> list[ModelSpec]:
 
 
 def _flag_duplicates(specs: list[ModelSpec]) -> list[ModelSpec]:
+    """Warn on entries sharing a model id (the run refuses the second where their results would meet);
+    an entry whose key another folder already has (``Org__Name`` beside ``org__name``) is an error."""
+    first_source: dict[str, str] = {}
+    for i, s in enumerate(specs):
+        owner = first_source.setdefault(s.key, s.source)
+        if owner != s.source:
+            problem = (
+                f"registry key {s.key!r} is also the key of {Path(owner).parent} (keys are folder names "
+                "lower-cased); rename one of the folders"
+            )
+            specs[i] = s.model_copy(update={"errors": [*s.errors, problem]})
     by_id: dict[str, list[str]] = {}
     for s in specs:
         if s.model_id.value:

@@ -201,10 +201,12 @@ def test_invalid_registry_toml_under_a_language_is_named_and_the_rest_runs(
 ) -> None:
     broken = write_entry(project / "registry", "org__broken-de", "org/broken-de", tiny_bert_dir, lang="de")
     (broken / "registry.toml").write_text("path = [[[\n", encoding="utf-8")
-    assert cli.main(["run", "--lang", "de", "--bootstrap", "100"]) == 0
+    # exit 1: a model the run should have run did not (as with --model); was 0 with the line alone
+    assert cli.main(["run", "--lang", "de", "--bootstrap", "100"]) == 1
     captured = capsys.readouterr()
     assert f"harness: org__broken-de: not run: {broken}: registry.toml: invalid TOML" in captured.err
     assert f"{MODEL_KEY}: ok" in captured.out
+    assert f"org__broken-de: error (not run: {broken}: registry.toml: invalid TOML" in captured.out  # summary
 
 
 def test_stderr_off_a_terminal_has_only_harness_lines_no_bars_no_repeats(

@@ -550,3 +550,62 @@ def test_a_registry_toml_path_that_is_no_folder_is_named_in_the_run(
     rc, out, err = german(capsys, "--model", "org__elsewhere")
     assert rc == 0, err  # unavailable weights are no failure without --strict; the reason names the path
     assert "registry.toml path '/nonexistent/model' is not a folder; also searched" in out + err
+
+
+# ---------------------------------------------------------------- round four: entries sharing results
+
+
+def test_two_entries_with_one_model_id_and_revision_never_share_result_files(
+    project: Path, tiny_bert_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy of an entry with another prompt: both would write <org__tiny-de>/<revision>/<task>.json,
+    and each run handed the file's owner to the other (the report then listed one as not run)."""
+    card = (project / "registry" / MODEL_KEY / "README.md").read_text(encoding="utf-8")
+    twin = write_entry(project / "registry", "tiny-de-query", "org/tiny-de", None, card=card)
+    (twin / "registry.toml").write_text(
+        f'path = "{tiny_bert_dir}"\nprompts = {{ STS = "query: " }}\n', encoding="utf-8"
+    )
+    for _ in range(2):  # the same answer every time: the first entry in key order owns the files
+        rc, out, err = german(capsys)
+        assert rc == 1, out + err
+        line = next(line for line in err.splitlines() if line.startswith("harness: tiny-de-query: "))
+        assert "model id 'org/tiny-de' at revision local-" in line and f"also entry {MODEL_KEY}'s" in line
+        (result,) = stored(project)
+        assert result.model_key == MODEL_KEY and result.run.settings.prompt is None
+
+
+def test_two_folders_whose_keys_differ_only_in_case_are_reported(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_entry(project / "registry", "Org__Tiny-De", "org/other-de", None, lang="de")
+    rc, _, err = german(capsys)
+    assert rc == 1, err  # the first folder runs; the second is named with why it cannot, and fails the run
+    said = r"^harness: org__tiny-de: not run: .*registry key 'org__tiny-de' is also the key of "
+    assert re.search(said, err, re.M)
+    (result,) = stored(project)
+    assert result.model_key == MODEL_KEY
+
+
+def test_pairs_with_two_languages_is_a_usage_error(
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_model_load: None,  # noqa: F811
+) -> None:
+    """The file's task took the first --lang only, and the other language's models were skipped silently."""
+    pairs = write_pairs(tmp_path / "mine.tsv", n=20)
+    rc, _, err = run_cli(capsys, "run", "--lang", "de", "--lang", "en", "--pairs", pairs)
+    assert rc == 2
+    assert err.strip() == (
+        "harness: --pairs: give the files' language with one --lang, not 2 (de, en); "
+        "run once per language, or name models with --model"
+    )
+
+
+def test_pairs_with_two_spellings_of_one_language_runs(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = write_pairs(tmp_path / "mine.tsv", n=20)
+    rc, out, err = german(capsys, "--lang", "deu", "--pairs", pairs)
+    assert rc == 0, err
+    assert f"{MODEL_KEY}: ok" in out and "custom:mine" in out

@@ -431,11 +431,11 @@ def compare_command(
     if key_a == key_b:
         say(f"{model_a!r} and {model_b!r} are the same model ({key_a})")
         return 2
-    for err in errors:
-        say(err, warning=True)
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     cmp = compare_models(key_a, key_b, results, specs, page_lang, tests, published)
     tests.close()
+    for err in errors:  # after the comparison: reading MTEB's published scores (lazily) adds to them
+        say(err, warning=True)
     if tests.problem:
         say(tests.problem, warning=True)
     if not cmp.tasks:

@@ -95,8 +95,11 @@ def run(
     for name in missing:
         say(f"harness: --model {name}: not in the registry and not a Hub id (org/name)")
         summary.outcomes.append(ModelOutcome(key=name, name=name, status="error", reason="unknown model"))
-    for spec in broken_entries(specs, options):
-        say(f"harness: {spec.key}: not run: {entry_problem(spec)}")
+    for spec in broken_entries(specs, options):  # in the summary and the exit status too: a model not run
+        reason = f"not run: {entry_problem(spec)}"
+        say(f"harness: {spec.key}: {reason}")
+        outcome = ModelOutcome(key=spec.key, name=spec.display_name, status="error", reason=reason)
+        summary.outcomes.append(outcome)
     if not models and not missing:
         return _nothing_ran(summary, nothing_selected(specs, options), say)
     try:
@@ -143,6 +146,7 @@ def run(
     models_dirs = models_dirs_from(options.models_dirs)
     jobs: list[ModelJob] = []
     outcomes: dict[str, ModelOutcome] = {}
+    result_owners: dict[tuple[str, str], str] = {}  # (model folder, revision) -> the entry storing there
     for spec, explicit in models:
         outcome = ModelOutcome(key=spec.key, name=spec.display_name)
         outcomes[spec.key] = outcome
@@ -152,6 +156,11 @@ def run(
             say(f"harness: {spec.key}: {outcome.reason}")
             continue
         plan = plan_model(spec, explicit, runnable, pairs, options, device, dtype, models_dirs, allow_hub)
+        owner = _result_owner(plan, result_owners)
+        if owner is not None:
+            outcome.status, outcome.reason = "error", _shared_results(spec, plan, owner)
+            say(f"harness: {spec.key}: {outcome.reason}")
+            continue
         outcome.skipped = plan.skipped
         if plan.status != "ok":
             outcome.status = plan.status
@@ -173,6 +182,24 @@ def run(
         why = "no selected model covers the selected tasks' languages (--model NAME runs a model on any task)"
         return _nothing_ran(summary, why, say)
     return summary
+
+
+def _result_owner(plan: ModelPlan, owners: dict[tuple[str, str], str]) -> str | None:
+    """Another entry whose results go to the same files (same model id and revision), or None; the
+    first entry (in key order) owns them."""
+    if plan.revision is None:
+        return None
+    place = (store.model_folder(plan.spec.key, plan.spec.model_id.value).lower(), plan.revision)
+    owner = owners.setdefault(place, plan.spec.key)
+    return owner if owner != plan.spec.key else None
+
+
+def _shared_results(spec: ModelSpec, plan: ModelPlan, owner: str) -> str:
+    return (
+        f"not run: model id {spec.model_id.value!r} at revision {plan.revision} is also entry {owner}'s, and "
+        "results are stored per model id and revision (MTEB's layout), so the two would write the same "
+        "result files; give this entry a model_id of its own in registry.toml, or remove one"
+    )
 
 
 def _encoding(plan: ModelPlan) -> str:

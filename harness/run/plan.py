@@ -63,6 +63,7 @@ class ModelPlan:
     skipped: list[str] = field(default_factory=list)  # labels of tasks already stored
     status: str = "ok"  # ok, skipped (no task in its languages)
     reason: str | None = None
+    revision: str | None = None  # the weights' revision, when they were found
 
 
 # ---------------------------------------------------------------- environment facts
@@ -173,6 +174,7 @@ def select_tasks(options: RunOptions, errors: list[str] | None = None) -> list[S
             names=options.task_names or None,
         )
     seen: dict[str, Path] = {}
+    taken: set[str] = set()  # the files already read: the same file named twice is one task
     for path in options.pairs_files:
         try:
             task = tasks_mod.pairs_task(path, language=options.languages[0] if options.languages else None)
@@ -181,6 +183,9 @@ def select_tasks(options: RunOptions, errors: list[str] | None = None) -> list[S
                 raise
             errors.append(str(exc))
             continue
+        if task.local_files[0] in taken:
+            continue
+        taken.add(task.local_files[0])
         if task.name in seen:  # both would be stored as one task; refuse rather than overwrite
             message = f"{path}: same task name {task.name!r} as {seen[task.name]}; rename one of the files"
             if errors is None:
@@ -376,7 +381,7 @@ def plan_model(
     skipped = [t.label for t in my_tasks if identities[task_id(t)] in done]
     if not pending:
         reason = f"all {len(my_tasks)} task(s) already stored (--force recomputes)"
-        return ModelPlan(spec, skipped=skipped, reason=reason)
+        return ModelPlan(spec, skipped=skipped, reason=reason, revision=weights.revision)
     job = ModelJob(
         spec=spec,
         weights=weights,
@@ -394,7 +399,7 @@ def plan_model(
         encode_path=how.path,
         encode_path_reason=how.reason,
     )
-    return ModelPlan(spec, job=job, skipped=skipped)
+    return ModelPlan(spec, job=job, skipped=skipped, revision=weights.revision)
 
 
 def _cache_dir(option: Path | None) -> Path:

@@ -46,8 +46,10 @@ User pairs files
 :func:`pairs_task` wraps a CSV, TSV or JSONL file with ``sentence1``, ``sentence2`` and ``score``
 columns (a header row for CSV/TSV; extra columns ignored). A first line starting with ``{`` is
 JSONL; the delimiter is read from the header (the extension's first, then TAB, comma,
-semicolon); comma/semicolon files use RFC-4180 quoting, TAB files none. Any finite score is
-accepted, but not a file whose scores are all equal (no correlation can be computed on it).
+semicolon); comma/semicolon files use RFC-4180 quoting, TAB files none; JSONL records end at a
+newline only (U+2028 and the like are text). Any finite score is accepted, but not a file whose
+scores are all equal (no correlation can be computed on it), nor more than :data:`MAX_PAIRS`
+pairs in any task (the bootstrap's cap: refused when read, not after the encoding).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ from harness.tasks.hub import load_split, offline_reason
 ENV_DATA_DIR = "HARNESS_DATA_DIR"
 REQUIRED_COLUMNS = ("sentence1", "sentence2", "score")
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: STS-B's largest split is 1.4 MB
+# The most pairs one task may have: harness.bootstrap.MAX_PAIRS (its interval's exact integer
+# sums), repeated here so that reading a file never imports numpy/scipy; a test keeps them equal.
+MAX_PAIRS = 200_000
 
 
 # ---------------------------------------------------------------- formats and the local mapping
@@ -284,10 +289,27 @@ def _pairs(
         gold.append(score)
     if not gold:
         raise DataError(f"{where}: {empty}")
+    check_size(where, len(gold))
     return StsPairs(sentence1=s1, sentence2=s2, gold=gold)
 
 
 _DELIMITER_NAMES = {"\t": "TAB", ",": "comma", ";": "semicolon"}
+
+
+def check_size(where: Path | str, n: int) -> None:
+    """Refuse, when the data is read (before any model loads), more pairs than can be scored: the
+    bootstrap interval takes at most MAX_PAIRS, and would only fail after all the encoding."""
+    if n > MAX_PAIRS:
+        raise DataError(
+            f"{where}: {n:,} sentence pairs; at most {MAX_PAIRS:,} can be scored in one task "
+            "(the bootstrap interval's exact sums); split the file"
+        )
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Physical lines as files end them (LF, CRLF or CR), lazily; ``str.splitlines`` would also
+    break at U+2028, U+2029, U+0085 and other characters that are legitimate inside a sentence."""
+    return iter(io.StringIO(text, newline=""))
 
 
 def _records(path: Path, text: str, delimiter: str, quoting: int) -> Iterator[tuple[int, int, list[str]]]:
@@ -368,7 +390,7 @@ def _sniff_delimiter(path: Path, header_line: str) -> str:
 
 def _delimited_custom_rows(path: Path, text: str) -> Rows:
     """A user's CSV/TSV file: a header row names the columns (extra ones are ignored)."""
-    first_line = next((ln for ln in text.splitlines() if ln.strip()), None)
+    first_line = next((ln.rstrip("\r\n") for ln in _lines(text) if ln.strip()), None)
     if first_line is None:
         raise DataError(f"{path}: empty file")
     delimiter = _sniff_delimiter(path, first_line)
@@ -381,7 +403,10 @@ def _delimited_custom_rows(path: Path, text: str) -> Rows:
 
 
 def _jsonl_rows(path: Path, text: str) -> Rows:
-    for number, line in enumerate(text.splitlines(), start=1):
+    """JSON Lines: records end at ``\\n`` only (a trailing ``\\r`` is dropped); U+2028, U+2029 and
+    U+0085 are text inside a record, not line ends (``str.splitlines`` would break the record there)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
