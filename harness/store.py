@@ -13,11 +13,17 @@ successful one. A failure never replaces a successful record of the same identit
 included): the good result stays and the caller is told. Writes lock, merge with what is on
 disk and replace the file atomically (mode 0644 unless the umask says otherwise).
 
-Reading: only regular files of at most :data:`MAX_RESULT_BYTES` (a FIFO or a link to /dev/zero
-is reported, never read). A file that is not a result this version can use (``{"harness": []}``,
-a record with a missing field or a NaN score, JSON nested 100,000 deep) is an
-:class:`InvalidResult`: ``run`` moves it to ``<results>/.quarantine/`` (nothing is deleted) and
-recomputes what it held. Version 1 files (folders named by registry key) are read as they are.
+Reading: only regular files of at most ``result_io.MAX_RESULT_BYTES`` (the file mechanics, atomic
+writes, bounded reads and quarantine, are :mod:`harness.result_io`). The writer never writes a
+file its reader refuses: when a task file would grow past the limit (records of other identities
+side by side, each with its per-pair similarities), the per-pair arrays of its oldest superseded
+records are left out, every record and score stays, and those records are kept in full under
+``<results>/.superseded/``. A file found too large is a good file this version does not read:
+reported, never moved, never written over. A file that disappears between listing and reading
+(moved by a concurrent ``run``) is skipped. A file that is not a result this version can use
+(``{"harness": []}``, a record with a missing field or a NaN score, JSON nested 100,000 deep) is
+an :class:`InvalidResult`: ``run`` moves it to ``<results>/.quarantine/`` (nothing is deleted)
+and recomputes what it held. Version 1 files (folders named by registry key) are read as they are.
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,15 +42,25 @@ from typing import Any
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness import mteb_layout
-from harness.model_files import UnreadableFile, read_bytes
+from harness import mteb_layout, result_io
 from harness.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE
 from harness.records import RunRecord
+from harness.result_io import (
+    InvalidResult,
+    StoreError,
+    TooLargeResult,
+    atomic_write_json,
+    atomic_write_text,
+    json_text,
+    quarantine,
+    read_json,
+    text_bytes,
+)
 
 SCHEMA_VERSION = 2
 NO_REVISION = "no-revision"  # folder for models whose weights (and so revision) were never found
-MAX_RESULT_BYTES = 64 * 1024 * 1024
-QUARANTINE_FOLDER = ".quarantine"
+SUPERSEDED_FOLDER = ".superseded"  # records in full whose per-pair arrays a task file left out
+_RUN_INDENT = 6  # a record's lines sit 3 levels deep in a result file (harness -> runs -> record)
 # Who computed the scores: harness.evaluate reproduces mteb's AnySTSEvaluator (tests/test_evaluate.py).
 EVALUATOR = {
     "name": "harness.evaluate",
@@ -53,18 +68,6 @@ EVALUATOR = {
 }
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-
-
-class StoreError(Exception):
-    """A result could not be read or written; the message names the file."""
-
-
-class UnreadableResult(StoreError):
-    """Not read at all: not a regular file, too large, or not readable (reported and skipped)."""
-
-
-class InvalidResult(StoreError):
-    """Read, but not a result this version can use (quarantined by ``run``)."""
 
 
 class StoredResult(BaseModel):
@@ -118,8 +121,24 @@ def result_path(
     return path
 
 
+def task_path(
+    root: Path,
+    model_key: str,
+    model_id: str | None,
+    revision: str,
+    task_name: str,
+    *,
+    in_mteb: bool | None = None,
+) -> Path:
+    """The file :func:`write_run` stores a task's records in (``in_mteb`` as there)."""
+    local = not (mteb_layout.is_mteb_task(task_name) if in_mteb is None else in_mteb)
+    return result_path(root, model_folder(model_key, model_id), revision, task_name, harness_local=local)
+
+
 def _lock(root: Path, name: str, timeout: float) -> FileLock:
     (root / ".locks").mkdir(parents=True, exist_ok=True)
+    if len(name.encode()) > 200:  # file names end at 255 bytes: a long model id and task name would not fit
+        name = f"{name[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
     return FileLock(str(root / ".locks" / name), timeout=timeout)
 
 
@@ -130,80 +149,6 @@ def _lock_for(root: Path, path: Path) -> FileLock:
 def model_lock(root: Path, model_key: str) -> FileLock:
     """A lock held while one process works on a model, so two runs do not encode it twice."""
     return _lock(root, f"{safe_component(model_key, 'model key')}.model.lock", -1)
-
-
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_text(path: Path, text: str, what: str = "result") -> None:
-    """Write text to a temporary file in the same folder, fsync, then rename over `path`.
-
-    The file gets the mode a plain ``open()`` would give it (0644 under the usual umask). A
-    failure leaves `path` as it was and no temporary file behind; StoreError names the file.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), _file_mode())
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except (OSError, ValueError) as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise StoreError(f"{path}: cannot write {what}: {reason}") from None
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """`atomic_write_text` of JSON (no NaN: a record with one is refused, the old file stays)."""
-    try:
-        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    except ValueError as exc:
-        raise StoreError(f"{path}: cannot write result: {exc}") from None
-    atomic_write_text(path, text)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A result file's JSON object. FileNotFoundError passes through; see the module doc for the rest."""
-    try:
-        data = read_bytes(path, MAX_RESULT_BYTES)
-    except FileNotFoundError:
-        raise
-    except UnreadableFile as exc:
-        raise UnreadableResult(f"{path}: {exc.reason}") from None
-    except OSError as exc:
-        raise UnreadableResult(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except RecursionError:
-        raise InvalidResult(f"{path}: not a result file (JSON nested too deeply)") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:120]
-        raise InvalidResult(f"{path}: not a result file (unreadable JSON: {reason})") from None
-    if not isinstance(value, dict):
-        raise InvalidResult(f"{path}: not a result file (not a JSON object)")
-    return value
-
-
-def quarantine(root: Path, path: Path) -> str:
-    """Move a bad result file aside, under ``<root>/.quarantine/`` (kept, never deleted); says where."""
-    rel = path.relative_to(root).as_posix().replace("/", "__")
-    target = root / QUARANTINE_FOLDER / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-    except OSError as exc:  # a read-only folder, or another run moved it first
-        return f"could not be moved aside ({exc.strerror or exc})"
-    return f"moved to {target}"
 
 
 def shown_runs(runs: list[RunRecord]) -> list[RunRecord]:
@@ -238,11 +183,18 @@ def merge_run(runs: list[RunRecord], run: RunRecord) -> tuple[list[RunRecord], R
 
 
 def _existing_runs(root: Path, path: Path, notes: list[str]) -> list[RunRecord]:
-    """The records already in `path`; a file this version cannot read is moved aside first."""
+    """The records already in `path`; a file this version cannot read is moved aside first, except
+    one that is only too large: it may hold good results, so nothing is written over it."""
     try:
         return _runs_of(path, read_json(path))
     except FileNotFoundError:
         return []
+    except TooLargeResult as exc:
+        raise StoreError(
+            f"{path}: not stored: the file there has {exc.size} bytes, more than the "
+            f"{result_io.MAX_RESULT_BYTES} this version reads; kept as it is (move it aside to store new "
+            "results there)"
+        ) from None
     except StoreError as exc:
         notes.append(f"{exc}; {quarantine(root, path)}")
         return []
@@ -283,6 +235,83 @@ def _checked_run(run: RunRecord) -> RunRecord:
     return run
 
 
+def _without_arrays(run: RunRecord) -> RunRecord:
+    return run.model_copy(update={"cosine_similarities": None, "gold": None})
+
+
+def _array_bytes(run: RunRecord) -> int:
+    """The bytes `run`'s per-pair arrays take in its result file (exact: a record's lines there are
+    its own dump indented by :data:`_RUN_INDENT` more)."""
+
+    def in_file(record: RunRecord) -> int:
+        text = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False)
+        return len(text.encode("utf-8")) + _RUN_INDENT * text.count("\n")
+
+    return in_file(run) - in_file(_without_arrays(run))
+
+
+def _fit_to_limit(
+    root: Path, path: Path, runs: list[RunRecord], new: RunRecord, document: Any, size: int, notes: list[str]
+) -> str:
+    """The text of `path` within :data:`harness.result_io.MAX_RESULT_BYTES` (what the reader accepts).
+
+    The per-pair arrays of the oldest superseded records (neither shown in ``scores`` nor the one
+    being written) are left out, no more than needed; every record and score stays. Those records
+    are first written in full to ``<root>/.superseded/`` (a result file of their own, which no
+    reader loads), and one line in `notes` says so. StoreError (nothing written) when that is not
+    enough, or the copy cannot be written.
+    """
+    shown = {id(r) for r in shown_runs(runs)}
+    candidates = sorted(  # superseded records holding arrays, oldest first
+        (
+            i
+            for i, r in enumerate(runs)
+            if id(r) not in shown
+            and r.identity != new.identity
+            and (r.cosine_similarities is not None or r.gold is not None)
+        ),
+        key=lambda i: (runs[i].finished_at or "", runs[i].started_at or "", i),
+    )
+    excess, dropped = size - result_io.MAX_RESULT_BYTES, set()
+    for i in candidates:
+        if excess <= 0:
+            break
+        excess -= _array_bytes(runs[i])
+        dropped.add(i)
+    text = document([_without_arrays(r) if i in dropped else r for i, r in enumerate(runs)])
+    new_size = text_bytes(text)
+    if not dropped or new_size > result_io.MAX_RESULT_BYTES:
+        raise StoreError(
+            f"{path}: not stored: with this record the file would have {new_size} bytes, more than the "
+            f"{result_io.MAX_RESULT_BYTES} this version reads, even without the per-pair similarities of its "
+            f"{len(dropped)} superseded record(s); the file is kept as it is"
+        )
+    kept = _keep_superseded(root, path, document([runs[i] for i in sorted(dropped)]))
+    notes.append(
+        f"{path}: with this record the file would have {size} bytes, more than the "
+        f"{result_io.MAX_RESULT_BYTES} this version reads: the per-pair similarities and gold scores of "
+        f"{len(dropped)} superseded record(s) left out (their scores kept; the records in full are in {kept})"
+    )
+    return text
+
+
+def _keep_superseded(root: Path, path: Path, text: str) -> Path:
+    """`text` (records in full) written atomically under ``<root>/.superseded/``, named after `path`."""
+    rel = path.relative_to(root).as_posix().replace("/", "__").removesuffix(".json")
+    stamp = f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+    folder = root / SUPERSEDED_FOLDER
+    target = folder / f"{stamp}.json"
+    for number in range(1, 1000):  # twice in one second: a new name, never over an earlier copy
+        if not os.path.lexists(target):
+            break
+        target = folder / f"{stamp}.{number}.json"
+    try:
+        atomic_write_text(target, text, what="the superseded records")
+    except StoreError as exc:
+        raise StoreError(f"{path}: not stored: the file would be too large to read, and {exc}") from None
+    return target
+
+
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:
     """``model_meta.json`` in a revision folder, rewritten only when it says something else."""
     path = folder / MODEL_META_FILE
@@ -315,9 +344,8 @@ def write_run(
     file moved aside) goes to ``notes``.
     """
     notes = [] if notes is None else notes
-    local = not (mteb_layout.is_mteb_task(task_name) if in_mteb is None else in_mteb)
     folder = model_folder(model_key, model_id)
-    path = result_path(root, folder, revision, task_name, harness_local=local)
+    path = task_path(root, model_key, model_id, revision, task_name, in_mteb=in_mteb)
     try:
         _checked_run(run)
     except ValueError as exc:
@@ -328,24 +356,34 @@ def write_run(
             what = f"{model_key}: {task_name} {run.split}/{run.subset}: {run.status} ({run.error_kind})"
             notes.append(f"{what} not stored over the good result of {kept.finished_at or 'then'} in {path}")
             return path
-        data = {
-            "dataset_revision": dataset_revision or run.data_revision or "unknown",
-            "task_name": task_name,
-            "mteb_version": mteb_version,
-            "scores": _rebuild_scores(runs),
-            "evaluation_time": round(sum(r.evaluation_seconds or 0.0 for r in runs), 6),
-            "kg_co2_emissions": None,
-            "harness": {
-                "schema_version": SCHEMA_VERSION,
-                "model_key": model_key,
-                "model_id": model_id,
-                "revision": revision,
-                "weights_source": weights_source,
-                "evaluator": EVALUATOR,
-                "runs": [r.model_dump(mode="json") for r in runs],
-            },
-        }
-        atomic_write_json(path, data)
+
+        def document(runs: list[RunRecord]) -> str:
+            return json_text(
+                path,
+                {
+                    "dataset_revision": dataset_revision or run.data_revision or "unknown",
+                    "task_name": task_name,
+                    "mteb_version": mteb_version,
+                    "scores": _rebuild_scores(runs),
+                    "evaluation_time": round(sum(r.evaluation_seconds or 0.0 for r in runs), 6),
+                    "kg_co2_emissions": None,
+                    "harness": {
+                        "schema_version": SCHEMA_VERSION,
+                        "model_key": model_key,
+                        "model_id": model_id,
+                        "revision": revision,
+                        "weights_source": weights_source,
+                        "evaluator": EVALUATOR,
+                        "runs": [r.model_dump(mode="json") for r in runs],
+                    },
+                },
+            )
+
+        text = document(runs)
+        size = text_bytes(text)
+        if size > result_io.MAX_RESULT_BYTES:  # never a file the reader refuses
+            text = _fit_to_limit(root, path, runs, run, document, size, notes)
+        atomic_write_text(path, text)
         if revision != NO_REVISION:
             name = mteb_layout.name_for(model_id, model_key)
             meta = model_meta or mteb_layout.model_meta_json(name, revision)
@@ -443,10 +481,13 @@ def _load_each(
     root: Path, paths: Iterator[Path] | list[Path], problems: list[str] | None, *, quarantine_bad: bool
 ) -> Iterator[list[StoredResult]]:
     """:func:`load_file` of each path; a file that fails is reported in `problems`, never raised
-    (with ``quarantine_bad``, an invalid one is moved aside so that what it held is recomputed)."""
+    (with ``quarantine_bad``, an invalid one is moved aside so that what it held is recomputed).
+    A file gone since it was listed (a concurrent ``run`` moved it) is skipped without a word."""
     for path in paths:
         try:
             yield load_file(path)
+        except FileNotFoundError:  # gone since it was listed: moved by a concurrent run (migration)
+            continue
         except StoreError as exc:
             message = str(exc)
             if quarantine_bad and isinstance(exc, InvalidResult):

@@ -31,7 +31,7 @@ from fixtures.workspace import (
     write_pairs,
 )
 
-from harness import cli, encode, store
+from harness import cli, encode, result_io, store
 from harness import run as runner
 
 MODELS = ["org__bert", "org__distil", "org__xlmr"]
@@ -373,7 +373,7 @@ def under(root: Path, path: Any) -> bool:
 
 def fill_disk(monkeypatch: pytest.MonkeyPatch, root: Path, where: str) -> None:
     """Make writing a result under `root` fail the way a full disk or a denied folder does."""
-    real_replace, real_mkstemp = os.replace, store.tempfile.mkstemp
+    real_replace, real_mkstemp = os.replace, result_io.tempfile.mkstemp
 
     def replace(src: Any, dst: Any, **kw: Any) -> None:
         if under(root, dst):
@@ -386,9 +386,9 @@ def fill_disk(monkeypatch: pytest.MonkeyPatch, root: Path, where: str) -> None:
         return real_mkstemp(*args, **kw)
 
     if where == "replace":
-        monkeypatch.setattr(store.os, "replace", replace)
+        monkeypatch.setattr(result_io.os, "replace", replace)
     else:
-        monkeypatch.setattr(store.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr(result_io.tempfile, "mkstemp", mkstemp)
 
 
 @pytest.mark.parametrize(("where", "reason"), [("replace", "No space left on device"),

@@ -19,7 +19,7 @@ from fixtures.project import MODEL_KEY, TASK, make_project
 from fixtures.workspace import write_entry, write_pairs
 from test_cli_validation import no_model_load  # noqa: F401  (a fixture: any model load fails the test)
 
-from harness import cli, config, encode, store, tasks
+from harness import cli, config, encode, result_io, store, tasks
 from harness.errors import DataError
 from harness.records import RunRecord, StsTask
 
@@ -171,7 +171,7 @@ def test_a_bad_result_file_is_reported_kept_aside_and_never_loaded(tmp_path: Pat
     assert len(errors) == 1 and errors[0].startswith(f"{victim}: ")
     notes: list[str] = []
     store.prepare_folder(root, notes)  # what `run` does before it plans
-    (kept,) = (root / store.QUARANTINE_FOLDER).iterdir()
+    (kept,) = (root / result_io.QUARANTINE_FOLDER).iterdir()
     assert kept.read_bytes() == (content if isinstance(content, bytes) else content.encode())
     assert notes == [f"{errors[0]}; moved to {kept}, its results will be recomputed"]
     assert not victim.exists()
@@ -182,11 +182,11 @@ def test_a_huge_result_file_is_skipped_unread(tmp_path: Path) -> None:
     huge = root / "org__m" / "rev" / "Task.json"
     huge.parent.mkdir(parents=True)
     with huge.open("wb") as fh:  # sparse: 65 MB on paper, nothing on disk
-        fh.truncate(store.MAX_RESULT_BYTES + 1)
+        fh.truncate(result_io.MAX_RESULT_BYTES + 1)
     errors: list[str] = []
     assert store.load_results(root, errors, quarantine_bad=True) == []
-    assert errors == [f"{huge}: {store.MAX_RESULT_BYTES + 1} bytes, more than {store.MAX_RESULT_BYTES} "
-                      "allowed; not read"]  # fmt: skip
+    limit = result_io.MAX_RESULT_BYTES
+    assert errors == [f"{huge}: {limit + 1} bytes, more than {limit} allowed; not read"]
     assert huge.exists()  # not a bad result, only one this version does not read: left alone
 
 
@@ -226,7 +226,7 @@ def test_run_recomputes_a_result_whose_score_was_nan_and_report_and_compare_go_o
     assert after[MODEL_KEY].identity == before[MODEL_KEY].identity
     assert after[MODEL_KEY].scores == pytest.approx(before[MODEL_KEY].scores)
     assert after[OTHER_KEY] == before[OTHER_KEY]  # the other model was left as it was
-    assert len(list((project / "results" / store.QUARANTINE_FOLDER).iterdir())) == 2
+    assert len(list((project / "results" / result_io.QUARANTINE_FOLDER).iterdir())) == 2
     rc, out, err = run_cli(capsys, "compare", MODEL_KEY, OTHER_KEY, "--lang", "de")
     assert rc == 0, err
 
@@ -609,3 +609,50 @@ def test_pairs_with_two_spellings_of_one_language_runs(
     rc, out, err = german(capsys, "--lang", "deu", "--pairs", pairs)
     assert rc == 0, err
     assert f"{MODEL_KEY}: ok" in out and "custom:mine" in out
+
+
+def test_a_run_that_waits_for_another_runs_model_lock_says_so(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the model's lock (a suspended run): the run said nothing while it waited."""
+    import subprocess
+    import sys
+    import threading
+
+    from filelock import Timeout
+
+    lock = store.model_lock(project / "results", MODEL_KEY).lock_file
+    release = tmp_path / "release"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, time, filelock\nwith filelock.FileLock(sys.argv[1]):\n"
+         "    print('held', flush=True)\n    while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n",
+         lock, release],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    waiting = threading.Event()
+    real_model_lock = store.model_lock
+
+    class Watched:  # the real lock; tells the test once the run found it taken
+        def __init__(self, root: Path, key: str) -> None:
+            self.inner = real_model_lock(root, key)
+            self.lock_file = self.inner.lock_file
+
+        def acquire(self, timeout: float = -1) -> None:
+            try:
+                self.inner.acquire(timeout=timeout)
+            except Timeout:
+                waiting.set()
+                raise
+
+        def release(self) -> None:
+            self.inner.release()
+
+    monkeypatch.setattr(store, "model_lock", Watched)
+    threading.Thread(target=lambda: waiting.wait(120) and release.touch(), daemon=True).start()
+    rc, _, err = german(capsys)
+    holder.wait(timeout=60)
+    assert rc == 0, err
+    assert f"harness: {MODEL_KEY}: another run holds this model ({lock}); waiting for it" in err.splitlines()
+    (result,) = stored(project)
+    assert result.run.status == "ok"

@@ -694,3 +694,22 @@ def test_the_sts_prompt_fact_is_what_the_stored_runs_applied():
     assert prompt_fact([run("alpha: ", override)]) == ("'alpha: ' (registry.toml)", f"as run: {override}")
     assert prompt_fact([run("alpha: ", override), run(None, files)])[0] == "none known (model files not read)"
     assert prompt_fact([run(None, files, status="error")])[0] == "none known (model files not read)"
+
+
+def test_a_record_listing_many_languages_goes_to_the_und_page_and_the_report_goes_on(tmp_path: Path):
+    """A hand-edited record with 80 languages made a page name of 80 codes (`File name too long`),
+    and the whole report stopped."""
+    results = build_results(tmp_path / "results")
+    base = next(r for r in load_results(results) if r.run.status == "ok")
+    codes = ["ar", "bg", "cs", "da", "de", "el", "en", "es", "fi", "fr", "he", "hi", "hu", "id", "it"]
+    codes += ["ja", "ko", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sv", "th", "tr", "uk", "vi", "zh"]
+    many = base.run.model_copy(update={"languages": codes, "identity": "many-languages"})
+    write_run(
+        results, model_key="org__polyglot", model_id="org/polyglot", revision=base.revision,
+        task_name=base.task_name, mteb_version=base.mteb_version, dataset_revision=base.dataset_revision,
+        weights_source=base.weights_source, run=many,
+    )  # fmt: skip
+    written = rpt.build_reports(results, build_specs(), tmp_path / "reports", None)
+    names = {p.name for p in written}
+    assert "und.html" in names and "de.html" in names and "index.html" in names
+    assert "org/polyglot" in (tmp_path / "reports" / "und.md").read_text(encoding="utf-8")

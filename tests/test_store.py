@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import result_migration, store
+from harness import result_io, result_migration, store
 
 
 def _run(
@@ -128,7 +128,7 @@ def test_failed_write_leaves_previous_file_intact_and_no_temp_files(tmp_path: Pa
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "fsync", full_disk)
+    monkeypatch.setattr(result_io.os, "fsync", full_disk)
     with pytest.raises(store.StoreError, match="No space left on device"):
         _write(tmp_path, _run("es", score=0.7, identity="x"))
     assert path.read_bytes() == before
@@ -218,3 +218,119 @@ def test_result_files_of_version_1_still_load(tmp_path: Path) -> None:
 def test_unknown_error_kind_does_not_validate() -> None:
     with pytest.raises(ValueError, match="error_kind"):
         _run("de", status="error", error_kind="oom")
+
+
+# ---------------------------------------------------------------- migration survives an interrupt
+
+
+class Crash(BaseException):
+    """Stands for SIGINT or SIGKILL: nothing in the harness catches it."""
+
+
+def _legacy_tree(root: Path, n: int) -> None:
+    """`n` version 1 files (one model each), plus one already in today's folder (registry key
+    ``org__m``, model id ``org/m``) whose GermanSTSBenchmark file holds a record that is renamed."""
+    source = json.loads(next((LEGACY / "tiny-bert").glob("*/*.json")).read_text())
+    for i in range(n):
+        data = json.loads(json.dumps(source))
+        data["harness"].update(model_key=f"k{i:04d}", model_id=f"org/k{i:04d}", revision="rev1")
+        path = root / f"k{i:04d}" / "rev1" / "custom_pairs-d65353be.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(data))
+    data = json.loads(json.dumps(source))
+    data["task_name"] = "GermanSTSBenchmark"
+    data["harness"].update(model_key="org__m", model_id="org/m", revision="rev1")
+    aws, deepl = (dict(data["harness"]["runs"][0]) for _ in range(2))
+    aws.update(identity="aws-1", data_source="/data/aws/test.tsv")
+    deepl.update(identity="deepl-1", data_source="/data/deepl/test.tsv")
+    data["harness"]["runs"] = [aws, deepl]
+    path = root / "org__m" / "rev1" / "GermanSTSBenchmark.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+
+
+def _held(root: Path) -> list[tuple[str, str, str, str, float | None]]:
+    errors: list[str] = []
+    loaded = store.load_results(root, errors)
+    assert errors == []
+    return sorted(
+        (r.model_key, r.task_name, r.run.identity, r.run.status, r.run.scores.get("main_score"))
+        for r in loaded
+    )
+
+
+def _version_1_left(root: Path) -> list[Path]:
+    return [
+        p
+        for p in store.iter_result_files(root)
+        if json.loads(p.read_text())["harness"].get("schema_version", 1) == 1
+    ]
+
+
+@pytest.mark.parametrize(
+    ("step", "nth"),
+    [("copy", 1), ("copy", 4), ("write", 1), ("write", 3), ("rewrite", 1), ("unlink", 1), ("unlink", 5)],
+)
+def test_an_interrupted_migration_loses_nothing_and_a_rerun_completes_it(
+    tmp_path: Path, monkeypatch, step: str, nth: int
+) -> None:
+    root = tmp_path / "results"
+    _legacy_tree(root, 8)
+    expected = _held(root)  # version 1 files are read as they are, with today's names
+    assert len(expected) == 10 and ("org__m", "GermanSTSBenchmark-deepl") in {e[:2] for e in expected}
+    calls = {"n": 0}
+
+    def crashing(real):
+        def call(*args, **kwargs):
+            first = str(args[0])
+            if step != "unlink" or (first.endswith(".json") and not Path(first).name.startswith(".")):
+                calls["n"] += 1
+                if calls["n"] == nth:
+                    raise Crash
+            return real(*args, **kwargs)
+
+        return call
+
+    target = {
+        "copy": (result_migration.shutil, "copy2"),
+        "write": (result_migration, "write_run"),
+        "rewrite": (result_migration, "atomic_write_json"),
+        "unlink": (result_migration.os, "unlink"),
+    }[step]
+    monkeypatch.setattr(result_migration, "_MIGRATED", set())
+    with monkeypatch.context() as patch:
+        patch.setattr(*target, crashing(getattr(*target)))
+        with pytest.raises(Crash):
+            result_migration.migrate(root, [])
+    # At the moment of the crash every record is still there (some maybe twice: old and new file).
+    assert sorted(set(_held(root))) == expected
+    assert not [p for p in root.rglob("*") if p.name.endswith(".tmp") and ".migrated" not in p.parts]
+
+    result_migration._MIGRATED.clear()  # the next run
+    notes: list[str] = []
+    result_migration.migrate(root, notes)
+    assert _held(root) == expected  # each record once, nothing lost
+    assert _version_1_left(root) == []
+    assert not any("not migrated" in note for note in notes)
+    # The renamed record lives only under its new name; the file in today's folder kept the other.
+    german = json.loads((root / "org__m" / "rev1" / "GermanSTSBenchmark.json").read_text())
+    assert [r["identity"] for r in german["harness"]["runs"]] == ["aws-1"]
+
+
+def test_migration_writes_the_new_file_before_the_original_goes(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "results"
+    _legacy_tree(root, 2)
+    seen: list[tuple[str, bool]] = []
+    real_unlink = result_migration.os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if str(path).endswith(".json") and not Path(path).name.startswith("."):
+            model_key = Path(path).parent.parent.name
+            new = root / f"org__{model_key}" / "rev1" / "harness-local" / Path(path).name
+            seen.append((model_key, new.exists()))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(result_migration, "_MIGRATED", set())
+    monkeypatch.setattr(result_migration.os, "unlink", unlink)
+    assert result_migration.migrate(root, []) == 3
+    assert seen == [("k0000", True), ("k0001", True)]  # org__m's file was rewritten in place

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import store
+from harness import result_io, store
 from harness.records import RunRecord
 
 REV = "abc123"
@@ -133,7 +133,7 @@ def _odd_files(folder: Path) -> dict[str, str]:
     (folder / "Zero.json").symlink_to("/dev/zero")
     (folder / "Loop.json").symlink_to(folder / "Loop.json")
     (folder / "Folder.json").mkdir()
-    limit = store.MAX_RESULT_BYTES
+    limit = result_io.MAX_RESULT_BYTES
     with (folder / "Huge.json").open("wb") as fh:
         fh.truncate(limit + 1)  # sparse: costs no disk
     return {
@@ -155,7 +155,7 @@ def test_fifo_dev_zero_loops_folders_and_huge_files_are_skipped_without_blocking
     assert sorted(errors) == sorted(f"{good.parent / name}: {why}" for name, why in expected.items())
     assert all("\n" not in e for e in errors)
     # Skipped, never moved: they are not results this version wrote, and moving is not reading.
-    assert not (tmp_path / store.QUARANTINE_FOLDER).exists()
+    assert not (tmp_path / result_io.QUARANTINE_FOLDER).exists()
     notes: list[str] = []
     done = _in_thread(
         lambda: store.completed_identities(tmp_path, "org__model", REV, "org/model", notes=notes)
@@ -171,7 +171,7 @@ def test_writing_over_a_fifo_does_not_block_and_keeps_it_aside(tmp_path):
     notes: list[str] = []
     path = _in_thread(lambda: write(tmp_path, record(), task="GermanSTSBenchmark", notes=notes))
     assert path == target and runs_in(path) == [("id-1", "ok", 0.5)]
-    (kept,) = (tmp_path / store.QUARANTINE_FOLDER).iterdir()
+    (kept,) = (tmp_path / result_io.QUARANTINE_FOLDER).iterdir()
     assert kept.is_fifo() and len(notes) == 1 and str(kept) in notes[0]
 
 
@@ -214,7 +214,7 @@ def test_invalid_result_files_are_quarantined_by_run_and_only_reported_by_report
     notes: list[str] = []
     done = store.completed_identities(tmp_path, "org__model", REV, "org/model", notes=notes)
     assert done == {"id-1"} and not bad.exists()
-    (kept,) = (tmp_path / store.QUARANTINE_FOLDER).iterdir()
+    (kept,) = (tmp_path / result_io.QUARANTINE_FOLDER).iterdir()
     assert kept.read_bytes() == (content if isinstance(content, bytes) else content.encode())
     assert len(notes) == 1 and str(bad) in notes[0] and f"moved to {kept}" in notes[0]
     assert "recomputed" in notes[0]
@@ -226,7 +226,7 @@ def test_a_bad_file_at_the_write_path_is_kept_aside_and_replaced(tmp_path):
     notes: list[str] = []
     write(tmp_path, record("id-2", score=0.7, subset="es"), notes=notes)
     assert runs_in(path) == [("id-2", "ok", 0.7)]
-    (kept,) = (tmp_path / store.QUARANTINE_FOLDER).iterdir()
+    (kept,) = (tmp_path / result_io.QUARANTINE_FOLDER).iterdir()
     assert kept.read_text() == '{"harness": {"runs": [{"split": "test"}]}}'
     assert len(notes) == 1 and "invalid run record" in notes[0]
 
@@ -256,14 +256,14 @@ def test_result_files_are_readable_like_any_output(tmp_path, umask, mode):
 
 def test_atomic_text_write_failure_leaves_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / "de.html"
-    store.atomic_write_text(target, "<html>old</html>", what="report")
+    result_io.atomic_write_text(target, "<html>old</html>", what="report")
 
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "fsync", full_disk)
+    monkeypatch.setattr(result_io.os, "fsync", full_disk)
     with pytest.raises(store.StoreError, match=r"de\.html: cannot write report: No space left on device"):
-        store.atomic_write_text(target, "<html>new and longer</html>", what="report")
+        result_io.atomic_write_text(target, "<html>new and longer</html>", what="report")
     assert target.read_text() == "<html>old</html>"
     assert [p.name for p in tmp_path.iterdir()] == ["de.html"]
 
@@ -301,7 +301,7 @@ def test_run_quarantines_a_bad_result_file_recomputes_it_and_runs_the_other_mode
     good = first.read_bytes()
     first.write_text('{"harness": {"runs": [{"split": "test", "status": "great"}]}}')
     lines = run_all()
-    (kept,) = (results / store.QUARANTINE_FOLDER).iterdir()
+    (kept,) = (results / result_io.QUARANTINE_FOLDER).iterdir()
     (moved,) = [line for line in lines if "moved to" in line]
     assert moved.startswith(f"harness: {first}: invalid run record: ")
     assert moved.endswith(f"; moved to {kept}, its results will be recomputed")
@@ -312,3 +312,134 @@ def test_run_quarantines_a_bad_result_file_recomputes_it_and_runs_the_other_mode
     )
     assert (after["identity"], after["scores"]) == (before["identity"], before["scores"])
     assert {r.model_key for r in store.load_results(results)} == {"first", "second"}
+
+
+# ---------------------------------------------------------------- files that move while read
+
+
+def test_a_result_file_that_vanishes_while_loading_is_skipped_without_a_word(tmp_path, monkeypatch):
+    write(tmp_path, record("id-1"))
+    gone = write(tmp_path, record("id-2", subset="es"), task="GermanSTSBenchmark")
+    real = result_io.read_bytes
+
+    def moved_meanwhile(path, limit):  # a concurrent run migrates the file after it was listed
+        if Path(path) == gone:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real(path, limit)
+
+    monkeypatch.setattr(result_io, "read_bytes", moved_meanwhile)
+    errors: list[str] = []
+    assert [r.run.identity for r in store.load_results(tmp_path, errors)] == ["id-1"]
+    assert errors == []
+    notes: list[str] = []
+    done = store.completed_identities(tmp_path, "org__model", REV, "org/model", notes=notes)
+    assert done == {"id-1"} and notes == [] and gone.exists()
+    assert not (tmp_path / result_io.QUARANTINE_FOLDER).exists()
+
+
+# ---------------------------------------------------------------- never a file the reader refuses
+
+
+def with_pairs(identity: str, day: int, n: int = 400, **extra) -> RunRecord:
+    sims = [round(((i * 7919 + day) % 1000) / 1000 - 0.5, 7) for i in range(n)]
+    gold = [round(((i * 104729 + day) % 500) / 100, 2) for i in range(n)]
+    when = f"2024-05-{day:02d}T10:00:00Z"
+    return record(
+        identity, score=0.5 + day / 100, finished_at=when, cosine_similarities=sims, gold=gold, **extra
+    )
+
+
+def test_a_too_large_file_at_the_write_path_is_kept_and_never_written_over(tmp_path, monkeypatch):
+    path = write(tmp_path, with_pairs("id-1", 1))
+    before = path.read_bytes()
+    # a good file this version does not read
+    monkeypatch.setattr(result_io, "MAX_RESULT_BYTES", len(before) - 1)
+    with pytest.raises(store.StoreError) as caught:
+        write(tmp_path, with_pairs("id-2", 2))
+    message = str(caught.value)
+    assert message == (
+        f"{path}: not stored: the file there has {len(before)} bytes, more than the {len(before) - 1} "
+        "this version reads; kept as it is (move it aside to store new results there)"
+    )
+    assert path.read_bytes() == before
+    # run's loaders report it and leave it where it is
+    notes: list[str] = []
+    store.prepare_folder(tmp_path, notes)
+    assert store.completed_identities(tmp_path, "org__model", REV, "org/model", notes=notes) == set()
+    assert notes == [f"{path}: {len(before)} bytes, more than {len(before) - 1} allowed; not read"] * 2
+    assert path.read_bytes() == before and not (tmp_path / result_io.QUARANTINE_FOLDER).exists()
+
+
+def test_the_store_never_writes_a_file_its_own_reader_refuses(tmp_path, monkeypatch):
+    # One task file, eight runs of other data (eight identities), each with its per-pair arrays.
+    one = len(write(tmp_path / "probe", with_pairs("id-0", 1)).read_bytes())
+    limit = int(one * 2.6)
+    monkeypatch.setattr(result_io, "MAX_RESULT_BYTES", limit)
+    written: dict[str, RunRecord] = {}
+    lines: list[str] = []
+    for day in range(1, 9):
+        run = with_pairs(f"id-{day}", day)
+        written[run.identity] = run
+        notes: list[str] = []
+        path = write(tmp_path, run, task="custom:big", notes=notes)
+        lines += notes
+        assert path.stat().st_size <= limit
+        errors: list[str] = []
+        loaded = {s.run.identity: s.run for s in store.load_results(tmp_path, errors)}
+        assert errors == []
+        # no good record lost: every identity is there with its scores, resume skips them all
+        assert {i: r.scores for i, r in loaded.items()} == {i: r.scores for i, r in written.items()}
+        assert store.completed_identities(tmp_path, "org__model", REV, "org/model") == set(written)
+        # the newest (shown) record keeps its arrays; only superseded ones may lose theirs
+        assert loaded[run.identity].cosine_similarities == run.cosine_similarities
+        assert loaded[run.identity].gold == run.gold
+    assert len(lines) >= 3 and all("\n" not in line for line in lines)
+    assert lines[0].startswith(f"{path}: with this record the file would have ")
+    assert f"more than the {limit} this version reads: the per-pair similarities and gold scores" in lines[0]
+    assert "superseded record(s) left out (their scores kept; the records in full are in " in lines[0]
+    # Nothing computed is lost: each left-out record is kept in full under .superseded/ (no reader
+    # loads it there).
+    kept = sorted((tmp_path / store.SUPERSEDED_FOLDER).iterdir())
+    assert sorted(str(k) for k in kept) == sorted(line.rsplit(" ", 1)[1].rstrip(")") for line in lines)
+    final = {r["identity"]: r for r in json.loads(path.read_text())["harness"]["runs"]}
+    stripped = {i for i, r in final.items() if r["cosine_similarities"] is None}
+    assert stripped and "id-8" not in stripped and "id-7" not in stripped
+    copies = [RunRecord.model_validate(r) for k in kept for r in json.loads(k.read_text())["harness"]["runs"]]
+    assert sorted(r.identity for r in copies) == sorted(stripped)
+    assert all(r == written[r.identity] for r in copies)
+    assert [s.run.identity for s in store.load_results(tmp_path)] == [f"id-{d}" for d in range(1, 9)]
+    # the oldest lose theirs first, and no more than needed
+    assert stripped == {f"id-{d}" for d in range(1, 1 + len(stripped))}
+    assert len(final) - len(stripped) >= 2
+
+
+def test_a_record_too_large_for_any_file_is_refused_and_the_file_kept(tmp_path, monkeypatch):
+    path = write(tmp_path, with_pairs("id-1", 1, n=10))
+    before = path.read_bytes()
+    monkeypatch.setattr(result_io, "MAX_RESULT_BYTES", len(before) + 1000)
+    with pytest.raises(store.StoreError) as caught:
+        write(tmp_path, with_pairs("id-2", 2, n=400))
+    assert str(caught.value).startswith(f"{path}: not stored: with this record the file would have ")
+    assert "even without the per-pair similarities of its 1 superseded record(s); the file is kept" in str(
+        caught.value
+    )
+    assert path.read_bytes() == before and not (tmp_path / store.SUPERSEDED_FOLDER).exists()
+
+
+def test_a_long_model_id_and_task_name_fit_in_file_names(tmp_path: Path) -> None:
+    """A 90+95-character Hub id with a 240-character pairs file name: the lock file's name (built from
+    the whole result path) was over 255 bytes, `OSError: File name too long`, and the run stopped."""
+    model_id = "o" * 90 + "/" + "m" * 95
+    task = "custom:" + "p" * 240
+    path = store.write_run(
+        tmp_path, model_key="long", model_id=model_id, revision=REV, task_name=task,
+        mteb_version="2.26.24", dataset_revision=None, weights_source="models-dir",
+        run=record(subset="default"),
+    )  # fmt: skip
+    assert path.is_file() and all(len(part.encode()) <= 255 for part in path.parts)
+    (loaded,) = store.load_results(tmp_path)
+    assert loaded.task_name == task and loaded.model_id == model_id
+    locks = list((tmp_path / ".locks").iterdir())
+    assert locks and all(len(p.name.encode()) <= 255 for p in locks)
+    with store.model_lock(tmp_path, "k" * 200):  # the model's own lock, for the longest key
+        pass

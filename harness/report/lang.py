@@ -21,8 +21,11 @@ def dedupe(items: Iterable[str]) -> list[str]:
 
 
 def run_language(run: RunRecord) -> str:
-    """The page a run belongs to: its text languages as codes ("de", or "de-en" when cross-lingual)."""
+    """The page a run belongs to: its text languages as codes ("de", or "de-en" when cross-lingual);
+    ``und`` when they are neither one language nor a pair (a hand-edited record listing 80)."""
     key = language_key(run.languages)
+    if len(split_key(key)) > 2:
+        return "und"
     if key == "und" and run.subset != "default":
         key = language_key(split_key(run.subset))
     return key

@@ -40,8 +40,9 @@ from harness.report.words import (
     plain,
     signed,
 )
+from harness.result_io import atomic_write_text
 from harness.stderr import say
-from harness.store import StoredResult, atomic_write_text, load_results
+from harness.store import StoredResult, load_results
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 

@@ -6,6 +6,7 @@ raises for a model fault: failures come back as error records (:mod:`harness.run
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -30,8 +31,25 @@ def execute_local(
     same model at once; whoever waits re-checks what is stored before working.
     """
     for job in jobs:
-        with store.model_lock(options.results_dir, job.spec.key):
+        with _model_lock(options, job.spec.key, say):
             yield compute_job(still_pending(job, options, say), progress=progress)
+
+
+@contextlib.contextmanager
+def _model_lock(options: RunOptions, key: str, say: Reporter) -> Iterator[None]:
+    """The model's lock; a run that must wait for another says so once, never waits in silence."""
+    from filelock import Timeout
+
+    lock = store.model_lock(options.results_dir, key)
+    try:
+        lock.acquire(timeout=2)
+    except Timeout:
+        say(f"harness: {key}: another run holds this model ({lock.lock_file}); waiting for it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def still_pending(job: ModelJob, options: RunOptions, say: Reporter) -> ModelJob:
