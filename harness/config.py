@@ -260,7 +260,7 @@ def _read_text(path: Path) -> str:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; not read")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is no TOML
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
 

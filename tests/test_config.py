@@ -299,3 +299,11 @@ def test_configured_project_runs_as_written_from_a_subfolder(
 
     assert cli.main(["report"]) == 0
     assert (root / "reports" / "de.html").is_file() and (root / "reports" / "index.html").is_file()
+
+
+def test_a_byte_order_mark_is_not_toml(tmp_path: Path) -> None:
+    """Windows editors start a UTF-8 file with a BOM: it read as `Invalid statement (at line 1)`."""
+    file = tmp_path / "harness.toml"
+    file.write_bytes(b"\xef\xbb\xbfbatch_size = 8\n")
+    cfg = resolve(cwd=tmp_path, environ=NO_ENV)
+    assert cfg.batch_size.value == 8 and (cfg.batch_size.source, cfg.batch_size.origin) == ("file", str(file))

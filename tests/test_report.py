@@ -713,3 +713,25 @@ def test_a_record_listing_many_languages_goes_to_the_und_page_and_the_report_goe
     names = {p.name for p in written}
     assert "und.html" in names and "de.html" in names and "index.html" in names
     assert "org/polyglot" in (tmp_path / "reports" / "und.md").read_text(encoding="utf-8")
+
+
+def test_one_pairs_file_name_with_different_data_is_never_ranked_as_one_task(tmp_path: Path):
+    """Model A scored pairs.tsv, the file was edited, model B scored it: one `custom:pairs` column
+    ranked them as if on the same data."""
+    results = build_results(tmp_path / "results")
+    base = next(r for r in load_results(results) if r.run.status == "ok")
+    data = {"org__a": ("local-aaaaaaaaaaaa", 0.61), "org__b": ("local-bbbbbbbbbbbb", 0.72)}
+    for key, (revision, score) in data.items():
+        scores = {**base.run.scores, "main_score": score, "cosine_spearman": score}
+        update = {"data_revision": revision, "identity": f"id-{key}", "subset": "default", "scores": scores}
+        write_run(
+            results, model_key=key, model_id=f"org/{key[5:]}", revision=base.revision,
+            task_name="custom:pairs", mteb_version=base.mteb_version, dataset_revision=None,
+            weights_source=None, run=base.run.model_copy(update={**update, "languages": ["de"]}),
+        )  # fmt: skip
+    page = rpt.build_page("de", load_results(results), build_specs(), None)
+    labels = {u.label for u in page.units}
+    columns = {f"custom:pairs (data {revision})" for revision, _ in data.values()}
+    assert columns <= labels and "custom:pairs" not in labels
+    cells = {row.model.key: {u.task for u in row.cells} for row in page.rows if row.model.key in data}
+    assert cells == {key: {f"custom:pairs (data {revision})"} for key, (revision, _) in data.items()}

@@ -599,3 +599,11 @@ def test_pairs_path_that_is_a_folder_or_fifo_is_named_as_such(tmp_path):
             T.pairs_task(path)
     with pytest.raises(T.DataError, match=r"file not found$"):
         T.pairs_task(tmp_path / "missing.tsv")
+
+
+def test_tasks_for_a_language_without_sts_tasks_is_one_harness_line(capsys: pytest.CaptureFixture[str]):
+    from harness import cli
+
+    assert cli.main(["tasks", "--lang", "tlh"]) == 1  # Klingon: a language, no STS task
+    # was "harness tasks: ..."
+    assert capsys.readouterr().err.strip() == "harness: no STS tasks for language 'tlh'"

@@ -68,8 +68,22 @@ from harness.report.words import (
 from harness.store import StoredResult
 
 
-def unit_of(stored: StoredResult) -> Unit:
-    return Unit(stored.task_name, stored.run.subset, stored.run.split)
+def unit_of(stored: StoredResult, by_data: frozenset[str] = frozenset()) -> Unit:
+    """The column a record belongs to; a task named in `by_data` gets a column per data revision."""
+    name = stored.task_name
+    if name in by_data and stored.run.data_revision:
+        name = f"{name} (data {stored.run.data_revision})"
+    return Unit(name, stored.run.subset, stored.run.split)
+
+
+def tasks_by_data(records: Sequence[StoredResult]) -> frozenset[str]:
+    """Users' own tasks (``custom:<file name>``) whose successful runs read different data (a file
+    edited between runs, two files of one name): one column each, never ranked as one task."""
+    revisions: dict[str, set[str | None]] = {}
+    for r in records:
+        if r.task_name.startswith("custom:") and r.run.status == "ok":
+            revisions.setdefault(r.task_name, set()).add(r.run.data_revision)
+    return frozenset(name for name, revs in revisions.items() if len(revs) > 1)
 
 
 def pick_record(records: Sequence[StoredResult]) -> StoredResult:
@@ -277,9 +291,10 @@ def build_page(
     """
     by_key: dict[str, ModelSpec] = {s.key: s for s in specs}
     mine = [r for r in results if run_language(r.run) == lang]
+    by_data = tasks_by_data(mine)
     grouped: dict[str, dict[Unit, list[StoredResult]]] = {}
     for r in mine:
-        grouped.setdefault(r.model_key, {}).setdefault(unit_of(r), []).append(r)
+        grouped.setdefault(r.model_key, {}).setdefault(unit_of(r, by_data), []).append(r)
     chosen: dict[str, dict[Unit, StoredResult]] = {
         key: {u: pick_record(recs) for u, recs in units.items()} for key, units in grouped.items()
     }

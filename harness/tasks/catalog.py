@@ -431,10 +431,10 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
     try:
         tasks = catalog([lang] if lang else None, folder)
     except (DataError, TaskUnavailable, ValueError) as exc:
-        err.print(f"harness tasks: {exc}", markup=False, highlight=False)
+        err.print(f"harness: {exc}", markup=False, highlight=False)
         return 2
     if not tasks:
-        err.print(f"harness tasks: no STS tasks for language {lang!r}", markup=False, highlight=False)
+        err.print(f"harness: no STS tasks for language {lang!r}", markup=False, highlight=False)
         return 1
     offline = offline_reason()
     title = f"STS tasks{f' for {lang}' if lang else ''}"
