@@ -70,6 +70,11 @@ KEYS: dict[str, Key] = {
 }
 
 
+def _usable_path(value: Any) -> bool:
+    """A non-empty path without a NUL character (the operating system refuses one)."""
+    return isinstance(value, str | Path) and bool(str(value).strip()) and "\0" not in str(value)
+
+
 class Values(BaseModel):
     """The values one source sets (unset keys stay None); checks each value's form."""
 
@@ -88,7 +93,7 @@ class Values(BaseModel):
     @field_validator("data_dir", "registry", "results", "reports", "cache_dir", mode="before")
     @classmethod
     def _path(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str | Path) and str(value).strip()):
+        if value is None or _usable_path(value):
             return value
         raise PydanticCustomError("paths", "must be a path, not {value}", {"value": repr(value)})
 
@@ -96,7 +101,7 @@ class Values(BaseModel):
     @classmethod
     def _paths(cls, value: Any) -> Any:
         many = list(value) if isinstance(value, list | tuple) else [value]
-        if value is None or all(isinstance(v, str | Path) and str(v).strip() for v in many):
+        if value is None or all(_usable_path(v) for v in many):
             return value if value is None else many
         raise PydanticCustomError(
             "paths", "must be a path or a list of paths, not {value}", {"value": repr(value)}

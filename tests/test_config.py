@@ -307,3 +307,12 @@ def test_a_byte_order_mark_is_not_toml(tmp_path: Path) -> None:
     file.write_bytes(b"\xef\xbb\xbfbatch_size = 8\n")
     cfg = resolve(cwd=tmp_path, environ=NO_ENV)
     assert cfg.batch_size.value == 8 and (cfg.batch_size.source, cfg.batch_size.origin) == ("file", str(file))
+
+
+def test_a_nul_character_in_a_configured_path_is_one_line(tmp_path: Path) -> None:
+    """`cache_dir = "a\\u0000b"` ended in `harness: error: ValueError: embedded null byte`."""
+    file = tmp_path / "harness.toml"
+    file.write_text('cache_dir = "a\\u0000b"\nmodels_dirs = ["m\\u0000"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve(cwd=tmp_path, environ=NO_ENV)
+    assert str(caught.value).startswith(f"{file}: ") and "must be a path" in str(caught.value)
