@@ -117,6 +117,8 @@ def test_run_lang_zh_runs_the_cmn_card_and_its_report_page_lists_the_same_models
     said: list[str] = []
     summary = run(options, say=said.append)
     outcomes = {o.key: o for o in summary.outcomes}
+    broken = outcomes.pop("org__broken-zh")  # in the summary too, as a model not run (and exit 1)
+    assert broken.status == "error" and broken.reason.startswith("not run: ")
     assert set(outcomes) == {"org__mandarin-model", "org__traditional", "org__multi"}
     assert all(o.status == "unavailable" and "weights" in o.reason for o in outcomes.values())
     assert any(line.startswith("harness: org__broken-zh: not run: ") for line in said), said
