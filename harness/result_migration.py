@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from harness.mteb_layout import MODEL_META_FILE
 from harness.result_io import StoreError, atomic_write_json, read_json
-from harness.store import StoredResult, load_file, task_path, write_run
+from harness.store import StoredResult, load_file, lock_folder, task_path, write_run
 
 MIGRATED_FOLDER = ".migrated"
 _MIGRATED: set[str] = set()
@@ -111,10 +111,10 @@ def migrate(root: Path, notes: list[str] | None = None) -> int:
     old = _version_1_files(root)
     if not old:
         return 0
-    (root / ".locks").mkdir(exist_ok=True)
+    locks = lock_folder(root)
     backup = root / MIGRATED_FOLDER / time.strftime("%Y%m%dT%H%M%S")
     moved = 0
-    with FileLock(str(root / ".locks" / "migrate.lock"), timeout=600):
+    with FileLock(str(locks / "migrate.lock"), timeout=600):
         for path in old:
             copy = backup / path.relative_to(root)
             try:

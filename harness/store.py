@@ -135,11 +135,25 @@ def task_path(
     return result_path(root, model_folder(model_key, model_id), revision, task_name, harness_local=local)
 
 
+LOCKS_FOLDER = ".locks"
+
+
+def lock_folder(root: Path) -> Path:
+    """``<root>/.locks``, created; StoreError (naming it) when something else has that name."""
+    folder = root / LOCKS_FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        why = "not a folder (runs keep their lock files there); move it aside"
+        raise StoreError(f"{folder}: {why}") from None
+    return folder
+
+
 def _lock(root: Path, name: str, timeout: float) -> FileLock:
-    (root / ".locks").mkdir(parents=True, exist_ok=True)
+    folder = lock_folder(root)
     if len(name.encode()) > 200:  # file names end at 255 bytes: a long model id and task name would not fit
         name = f"{name[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
-    return FileLock(str(root / ".locks" / name), timeout=timeout)
+    return FileLock(str(folder / name), timeout=timeout)
 
 
 def _lock_for(root: Path, path: Path) -> FileLock:

@@ -656,3 +656,16 @@ def test_a_run_that_waits_for_another_runs_model_lock_says_so(
     assert f"harness: {MODEL_KEY}: another run holds this model ({lock}); waiting for it" in err.splitlines()
     (result,) = stored(project)
     assert result.run.status == "ok"
+
+
+def test_a_file_where_the_lock_folder_goes_is_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "results").mkdir()
+    (project / "results" / ".locks").write_text("not a folder")
+    rc, _, err = german(capsys)
+    assert rc == 1
+    locks = project / "results" / ".locks"
+    why = "not a folder (runs keep their lock files there); move it aside"
+    assert f"harness: nothing ran: {locks}: {why}" in err
+    assert "Error" not in err  # was: harness: error: FileExistsError

@@ -136,6 +136,10 @@ def run(
         why = f"none of the {len(tasks)} selected task(s) has usable data here (see above)"
         return _nothing_ran(summary, why, say)
     notes: list[str] = []  # earlier layouts moved, bad result files quarantined (recomputed below)
+    try:
+        store.lock_folder(options.results_dir)
+    except store.StoreError as exc:
+        return _nothing_ran(summary, str(exc), say)
     migrate(options.results_dir, notes)
     store.prepare_folder(options.results_dir, notes)
     for note in notes:
