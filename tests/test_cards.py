@@ -1136,3 +1136,13 @@ def _renamed(text: str, names: dict[str, str]) -> str:
     for was, now in names.items():
         text = text.replace(was, now)
     return text
+
+
+def test_a_language_named_in_the_tags_when_no_language_key():
+    # 082_DMetaSoul__sbert-chinese-general-v2.md: no `language:`, only the tag "chinese"
+    s = parse_card_text(card("tags:\n- chinese\n- sentence-transformers\n- nli\n- sts"), source="c")
+    assert (s.language_list, s.languages.source, s.language_source) == (["zh"], "yaml:tags", "card")
+    # a language key wins; short tags are never read as codes ("nli" and "sts" are languages' codes too)
+    s = parse_card_text(card("language: de\ntags:\n- chinese"), source="c")
+    assert s.language_list == ["de"]
+    assert parse_card_text(card("tags:\n- nli\n- sts"), source="c").language_list == []

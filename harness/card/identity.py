@@ -299,6 +299,14 @@ def read_languages(ev: Evidence, meta: dict, doc: Document) -> None:
                 ev.add("languages", list(got.codes), f"description:{field}", RANK_DESCRIPTION)
             if got.multilingual and ev.multilingual is None:
                 ev.multilingual = f"description:{field}"
+    if not ev.has("languages"):  # no language key: a tag that is a language's name ("chinese")
+        codes: list[str] = []
+        for tag in tags:  # names only: a short tag such as "nli" or "sts" is also some language's code
+            code = vocab.normalize_language(tag) if re.fullmatch(r"[A-Za-z]{4,}", tag) else None
+            if code and code != tag.lower() and code not in codes:
+                codes.append(code)
+        if codes:
+            ev.add("languages", codes, "yaml:tags", RANK_DESCRIPTION)
     if ev.has("languages") or ev.multilingual:
         return
     sentences = _example_sentences(meta, doc)
