@@ -819,6 +819,14 @@ def test_architecture_printout_in_other_shapes(printout):
         ("The max number of tokens is 8192.", "max_seq_length", 8192),
         (usage("emb = out.last_hidden_state[:, 0]"), "pooling", "cls"),
         (usage("emb = out.pooler_output"), "pooling", "cls"),
+        # 079_Tochka-AI__ruRoPEBert-e5-base-2k.md: the card's words beat the pooler_output guess
+        (
+            "The correct pooler (`mean`) is built into the model.\n\n"
+            + usage("e = model(**b).pooler_output"),
+            "pooling",
+            "mean",
+        ),
+        ("- Pooling: cls", "pooling", "cls"),
         (  # defines two pooling functions, calls one
             usage(
                 "def mean_pooling(o, m):\n    pass",

@@ -325,10 +325,8 @@ def _code_pooling(code: str) -> str | None:
         if m.group(1).lower() in POOL_NAMES:
             return POOL_NAMES[m.group(1).lower()]
     outputs = set(re.findall(r"\b(\w+)\s*(?:,\s*\w+\s*)?=\s*\w*model\w*\(", code))
-    if (
-        ".pooler_output" in code
-        or _CLS_INDEX.search(code)
-        or any(re.search(rf"\b{re.escape(v)}\[\s*\w+\s*\]\[\s*0\s*\]", code) for v in outputs)
+    if _CLS_INDEX.search(code) or any(
+        re.search(rf"\b{re.escape(v)}\[\s*\w+\s*\]\[\s*0\s*\]", code) for v in outputs
     ):
         return "cls"
     return None
@@ -339,6 +337,8 @@ def read_code(ev: Evidence, doc: Document, arch_found: bool) -> None:
     code = "\n".join(b.text for b in doc.code if len(b.text) <= 200_000)
     src = "usage:transformers-snippet"
     ev.add("pooling", _code_pooling(code), src, RANK_PROSE_SECTION)
+    if ".pooler_output" in code:  # the model's own pooler: BERT's is the CLS token; a card's words win
+        ev.add("pooling", "cls", src, RANK_PROSE - 1)
     if not arch_found and re.search(r"\b(?:F|functional)\.normalize\(", code):
         ev.add("normalize", True, src, RANK_PROSE_SECTION)
     for m in _MAX_LEN_SET.finditer(code):
@@ -398,6 +398,8 @@ _MAXLEN_RES = (
 _POOL_PROSE = re.compile(
     r"(?i)\b(mean|average|cls|\[cls\]|max|last[- ]token|eos[- ]token|weighted[- ]mean)"
     r"(?:[- ]token)?[- ]pool(?:ing|ed)?\b"
+    # "Pooling: mean", "the correct pooler (`mean`)", "pooling = cls"
+    r"|\bpool(?:ing|er)\s*(?:[:=(]|is)\s*`?\s*(mean|cls|max|last[_-]?token|weighted[_-]?mean)\b"
 )
 
 
@@ -438,7 +440,7 @@ def read_prose(ev: Evidence, doc: Document) -> None:
                 break
     m = _POOL_PROSE.search(text)
     if m:
-        word = m.group(1).lower().strip("[]").replace(" ", "_").replace("-", "_")
+        word = (m.group(1) or m.group(2)).lower().strip("[]").replace(" ", "_").replace("-", "_")
         name = _POOL_WORDS.get(word) or _POOL_WORDS.get(word.split("_")[0])
         if name:
             ev.add("pooling", name, "prose", RANK_PROSE)
