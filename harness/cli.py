@@ -97,7 +97,7 @@ def models(
     from harness.config import check_languages
     from harness.registry import models_command
 
-    codes = _checked(check_languages, [lang] if lang else None)
+    codes = _checked(check_languages, [lang] if lang is not None else None)
     cfg = _config(config, registry=registry)
     raise typer.Exit(models_command(cfg.registry.value, codes[0] if codes else None))
 
@@ -112,7 +112,7 @@ def tasks(
     from harness.config import check_languages
     from harness.tasks import tasks_command
 
-    codes = _checked(check_languages, [lang] if lang else None)
+    codes = _checked(check_languages, [lang] if lang is not None else None)
     cfg = _config(config, data_dir=data_dir)
     raise typer.Exit(tasks_command(codes[0] if codes else None, _checked(cfg.existing_dir, "data_dir")))
 
@@ -370,7 +370,7 @@ def compare(
     """Side-by-side review of two models with a paired bootstrap test."""
     from harness.config import check_languages
 
-    codes = _checked(check_languages, [lang] if lang else None)
+    codes = _checked(check_languages, [lang] if lang is not None else None)
     cfg = _config(config, results=results, registry=registry)
     from harness.report.compare import compare_command  # after the checks: a usage error loads nothing
 

@@ -372,6 +372,8 @@ def test_an_unknown_task_with_a_model_exits_1(project: Path, capsys: pytest.Capt
 
 # ---------------------------------------------------------------- (8) every option before any work
 
+EMPTY_LANG = ["--lang", ""]
+
 
 @pytest.mark.usefixtures("no_model_load")
 @pytest.mark.parametrize(
@@ -386,6 +388,11 @@ def test_an_unknown_task_with_a_model_exits_1(project: Path, capsys: pytest.Capt
         (["run", "--lang", "de", "--task", "  "], "--task: an empty value names nothing"),
         (["run", "--lang", "de", "--split", ""], "--split: an empty value names nothing"),
         (["score", "M", "P", "--dtype", "fp64"], "--dtype: must be auto, fp32, fp16 or bf16, not 'fp64'"),
+        # an empty --lang meant "every language" for models, tasks and compare (run and report refused it)
+        *[
+            (argv, "--lang '': not a language (use a code such as de, a tag such as de-CH, or a name)")
+            for argv in (["models", *EMPTY_LANG], ["tasks", *EMPTY_LANG], ["compare", "a", "b", *EMPTY_LANG])
+        ],
     ],
 )
 def test_more_bad_options_are_usage_errors_before_any_work(
