@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
-import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,11 +53,10 @@ from harness.result_io import (
     read_json,
     text_bytes,
 )
+from harness.result_size import fit_to_limit
 
 SCHEMA_VERSION = 2
 NO_REVISION = "no-revision"  # folder for models whose weights (and so revision) were never found
-SUPERSEDED_FOLDER = ".superseded"  # records in full whose per-pair arrays a task file left out
-_RUN_INDENT = 6  # a record's lines sit 3 levels deep in a result file (harness -> runs -> record)
 # Who computed the scores: harness.evaluate reproduces mteb's AnySTSEvaluator (tests/test_evaluate.py).
 EVALUATOR = {
     "name": "harness.evaluate",
@@ -249,83 +245,6 @@ def _checked_run(run: RunRecord) -> RunRecord:
     return run
 
 
-def _without_arrays(run: RunRecord) -> RunRecord:
-    return run.model_copy(update={"cosine_similarities": None, "gold": None})
-
-
-def _array_bytes(run: RunRecord) -> int:
-    """The bytes `run`'s per-pair arrays take in its result file (exact: a record's lines there are
-    its own dump indented by :data:`_RUN_INDENT` more)."""
-
-    def in_file(record: RunRecord) -> int:
-        text = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False)
-        return len(text.encode("utf-8")) + _RUN_INDENT * text.count("\n")
-
-    return in_file(run) - in_file(_without_arrays(run))
-
-
-def _fit_to_limit(
-    root: Path, path: Path, runs: list[RunRecord], new: RunRecord, document: Any, size: int, notes: list[str]
-) -> str:
-    """The text of `path` within :data:`harness.result_io.MAX_RESULT_BYTES` (what the reader accepts).
-
-    The per-pair arrays of the oldest superseded records (neither shown in ``scores`` nor the one
-    being written) are left out, no more than needed; every record and score stays. Those records
-    are first written in full to ``<root>/.superseded/`` (a result file of their own, which no
-    reader loads), and one line in `notes` says so. StoreError (nothing written) when that is not
-    enough, or the copy cannot be written.
-    """
-    shown = {id(r) for r in shown_runs(runs)}
-    candidates = sorted(  # superseded records holding arrays, oldest first
-        (
-            i
-            for i, r in enumerate(runs)
-            if id(r) not in shown
-            and r.identity != new.identity
-            and (r.cosine_similarities is not None or r.gold is not None)
-        ),
-        key=lambda i: (runs[i].finished_at or "", runs[i].started_at or "", i),
-    )
-    excess, dropped = size - result_io.MAX_RESULT_BYTES, set()
-    for i in candidates:
-        if excess <= 0:
-            break
-        excess -= _array_bytes(runs[i])
-        dropped.add(i)
-    text = document([_without_arrays(r) if i in dropped else r for i, r in enumerate(runs)])
-    new_size = text_bytes(text)
-    if not dropped or new_size > result_io.MAX_RESULT_BYTES:
-        raise StoreError(
-            f"{path}: not stored: with this record the file would have {new_size} bytes, more than the "
-            f"{result_io.MAX_RESULT_BYTES} this version reads, even without the per-pair similarities of its "
-            f"{len(dropped)} superseded record(s); the file is kept as it is"
-        )
-    kept = _keep_superseded(root, path, document([runs[i] for i in sorted(dropped)]))
-    notes.append(
-        f"{path}: with this record the file would have {size} bytes, more than the "
-        f"{result_io.MAX_RESULT_BYTES} this version reads: the per-pair similarities and gold scores of "
-        f"{len(dropped)} superseded record(s) left out (their scores kept; the records in full are in {kept})"
-    )
-    return text
-
-
-def _keep_superseded(root: Path, path: Path, text: str) -> Path:
-    """`text` (records in full) written atomically under ``<root>/.superseded/``, named after `path`."""
-    rel = path.relative_to(root).as_posix().replace("/", "__").removesuffix(".json")
-    stamp = f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
-    folder = root / SUPERSEDED_FOLDER
-    target = folder / f"{stamp}.json"
-    for number in range(1, 1000):  # twice in one second: a new name, never over an earlier copy
-        if not os.path.lexists(target):
-            break
-        target = folder / f"{stamp}.{number}.json"
-    try:
-        atomic_write_text(target, text, what="the superseded records")
-    except StoreError as exc:
-        raise StoreError(f"{path}: not stored: the file would be too large to read, and {exc}") from None
-    return target
-
-
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:
     """``model_meta.json`` in a revision folder, rewritten only when it says something else."""
     path = folder / MODEL_META_FILE
@@ -396,7 +315,7 @@ def write_run(
         text = document(runs)
         size = text_bytes(text)
         if size > result_io.MAX_RESULT_BYTES:  # never a file the reader refuses
-            text = _fit_to_limit(root, path, runs, run, document, size, notes)
+            text = fit_to_limit(root, path, runs, shown_runs(runs), run, document, size, notes)
         atomic_write_text(path, text)
         if revision != NO_REVISION:
             name = mteb_layout.name_for(model_id, model_key)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import result_io, store
+from harness import result_io, result_size, store
 from harness.records import RunRecord
 
 REV = "abc123"
@@ -399,7 +399,7 @@ def test_the_store_never_writes_a_file_its_own_reader_refuses(tmp_path, monkeypa
     assert "superseded record(s) left out (their scores kept; the records in full are in " in lines[0]
     # Nothing computed is lost: each left-out record is kept in full under .superseded/ (no reader
     # loads it there).
-    kept = sorted((tmp_path / store.SUPERSEDED_FOLDER).iterdir())
+    kept = sorted((tmp_path / result_size.SUPERSEDED_FOLDER).iterdir())
     assert sorted(str(k) for k in kept) == sorted(line.rsplit(" ", 1)[1].rstrip(")") for line in lines)
     final = {r["identity"]: r for r in json.loads(path.read_text())["harness"]["runs"]}
     stripped = {i for i, r in final.items() if r["cosine_similarities"] is None}
@@ -423,7 +423,7 @@ def test_a_record_too_large_for_any_file_is_refused_and_the_file_kept(tmp_path, 
     assert "even without the per-pair similarities of its 1 superseded record(s); the file is kept" in str(
         caught.value
     )
-    assert path.read_bytes() == before and not (tmp_path / store.SUPERSEDED_FOLDER).exists()
+    assert path.read_bytes() == before and not (tmp_path / result_size.SUPERSEDED_FOLDER).exists()
 
 
 def test_a_long_model_id_and_task_name_fit_in_file_names(tmp_path: Path) -> None:
