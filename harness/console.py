@@ -15,8 +15,8 @@ from rich.console import Console
 OFF_TERMINAL_WIDTH = 200
 
 
-def table_console(file: Any = None, *, stderr: bool = False, **options: Any) -> Console:
-    """A Console on `file` (default stdout, or stderr), `OFF_TERMINAL_WIDTH` wide when not a terminal."""
-    out = file if file is not None else (sys.stderr if stderr else sys.stdout)
+def table_console(file: Any = None, **options: Any) -> Console:
+    """A Console on `file` (default stdout), `OFF_TERMINAL_WIDTH` wide when not a terminal."""
+    out = file if file is not None else sys.stdout
     width = None if getattr(out, "isatty", lambda: False)() else OFF_TERMINAL_WIDTH
     return Console(file=out, width=width, **options)

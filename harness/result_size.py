@@ -23,11 +23,11 @@ SUPERSEDED_FOLDER = ".superseded"  # records in full whose per-pair arrays a tas
 _RUN_INDENT = 6  # a record's lines sit 3 levels deep in a result file (harness -> runs -> record)
 
 
-def without_arrays(run: RunRecord) -> RunRecord:
+def _without_arrays(run: RunRecord) -> RunRecord:
     return run.model_copy(update={"cosine_similarities": None, "gold": None})
 
 
-def array_bytes(run: RunRecord) -> int:
+def _array_bytes(run: RunRecord) -> int:
     """The bytes `run`'s per-pair arrays take in its result file (exact: a record's lines there are
     its own dump indented by :data:`_RUN_INDENT` more)."""
 
@@ -35,7 +35,7 @@ def array_bytes(run: RunRecord) -> int:
         text = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False)
         return len(text.encode("utf-8")) + _RUN_INDENT * text.count("\n")
 
-    return in_file(run) - in_file(without_arrays(run))
+    return in_file(run) - in_file(_without_arrays(run))
 
 
 def fit_to_limit(
@@ -71,9 +71,9 @@ def fit_to_limit(
     for i in candidates:
         if excess <= 0:
             break
-        excess -= array_bytes(runs[i])
+        excess -= _array_bytes(runs[i])
         dropped.add(i)
-    text = document([without_arrays(r) if i in dropped else r for i, r in enumerate(runs)])
+    text = document([_without_arrays(r) if i in dropped else r for i, r in enumerate(runs)])
     new_size = text_bytes(text)
     if not dropped or new_size > result_io.MAX_RESULT_BYTES:
         raise StoreError(
@@ -81,7 +81,7 @@ def fit_to_limit(
             f"{result_io.MAX_RESULT_BYTES} this version reads, even without the per-pair similarities of its "
             f"{len(dropped)} superseded record(s); the file is kept as it is"
         )
-    kept = keep_superseded(root, path, document([runs[i] for i in sorted(dropped)]))
+    kept = _keep_superseded(root, path, document([runs[i] for i in sorted(dropped)]))
     notes.append(
         f"{path}: with this record the file would have {size} bytes, more than the "
         f"{result_io.MAX_RESULT_BYTES} this version reads: the per-pair similarities and gold scores of "
@@ -90,7 +90,7 @@ def fit_to_limit(
     return text
 
 
-def keep_superseded(root: Path, path: Path, text: str) -> Path:
+def _keep_superseded(root: Path, path: Path, text: str) -> Path:
     """`text` (records in full) written atomically under ``<root>/.superseded/``, named after `path`."""
     rel = path.relative_to(root).as_posix().replace("/", "__").removesuffix(".json")
     stamp = f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
