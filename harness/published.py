@@ -134,7 +134,7 @@ class PublishedScores:
     def match(self, stored: Any) -> PublishedMatch | None:
         """MTEB's published score beside one stored result of ours, or None where there is none."""
         from harness.evaluate import MAIN_METRIC, finite, stored_ci
-        from harness.mteb_layout import name_for
+        from harness.store import name_for
 
         run = stored.run
         ours = finite(run.scores.get(MAIN_METRIC)) if run.status == "ok" else None

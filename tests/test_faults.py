@@ -31,8 +31,9 @@ from fixtures.workspace import (
     write_pairs,
 )
 
-from harness import cli, encode, result_io, store
+from harness import cli, encode, store
 from harness import run as runner
+from harness.store import io as result_io
 
 MODELS = ["org__bert", "org__distil", "org__xlmr"]
 

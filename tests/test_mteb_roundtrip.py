@@ -20,7 +20,7 @@ from fixtures.workspace import write_entry, write_pairs
 
 from harness import run as runner
 from harness import store
-from harness.mteb_layout import model_meta_json
+from harness.store import model_meta_json
 
 MTEB_TASKS = {"GermanSTSBenchmark", "STSBenchmarkMultilingualSTS"}
 LOCAL_TASKS = {"GermanSTSBenchmark-deepl", "custom:pairs"}

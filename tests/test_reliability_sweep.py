@@ -19,9 +19,10 @@ from fixtures.project import MODEL_KEY, TASK, make_project
 from fixtures.workspace import write_entry, write_pairs
 from test_cli_validation import no_model_load  # noqa: F401  (a fixture: any model load fails the test)
 
-from harness import cli, config, encode, result_io, store, tasks
+from harness import cli, config, encode, store, tasks
 from harness.errors import DataError
 from harness.records import RunRecord, StsTask
+from harness.store import io as result_io
 
 OTHER_KEY = "org__tiny-en"  # the project's second entry; given the tiny model too, for compare
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import result_io, result_migration, store
+from harness import store
+from harness.store import io as result_io
+from harness.store import migration as result_migration
 
 
 def _run(

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import result_io, result_size, store
+from harness import store
 from harness.records import RunRecord
+from harness.store import io as result_io
+from harness.store import size as result_size
 
 REV = "abc123"
 

@@ -40,9 +40,8 @@ from harness.report.words import (
     plain,
     signed,
 )
-from harness.result_io import atomic_write_text
 from harness.stderr import say
-from harness.store import StoredResult, load_results
+from harness.store import StoredResult, atomic_write_text, load_results
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -109,6 +108,7 @@ def render_language(env: Environment, page: LanguagePage, results_label: str) ->
         "csp": _CSP_PLACEHOLDER,
         "leader": page.leader,
         "tied": page.tied,
+        "commits": page.commits,
     }
     # a large page drops its indentation (a 1,000-model leaderboard is ~40,000 lines)
     html = _with_csp(_tidy(env.get_template("language.html").render(ctx), dedent=filterable(page)))

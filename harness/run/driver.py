@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import store
-from harness.mteb_layout import model_meta_json, model_name
 from harness.records import ModelSpec, RunRecord, Sourced, StsPairs, StsTask
-from harness.result_migration import migrate
 from harness.run.execute import execute_local
 from harness.run.facts import library_versions, now_iso
 from harness.run.failures import error_record
@@ -33,6 +31,7 @@ from harness.run.plan import (
     select_models,
     select_tasks,
 )
+from harness.store import migrate, model_meta_json, model_name
 
 Reporter = Callable[[str], None]
 

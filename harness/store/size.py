@@ -2,7 +2,7 @@
 
 A task file holds every record of its task side by side (other identities, each with its per-pair
 similarities and gold scores), so repeated runs of a large pairs file can grow it past
-``result_io.MAX_RESULT_BYTES``. Then the per-pair arrays of its oldest superseded records are left
+``store_io.MAX_RESULT_BYTES``. Then the per-pair arrays of its oldest superseded records are left
 out, no more than needed; every record and score stays, and those records are first kept in full
 under ``<results>/.superseded/`` (which no reader loads).
 """
@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import result_io
 from harness.records import RunRecord
-from harness.result_io import StoreError, atomic_write_text, text_bytes
+from harness.store import io as store_io
+from harness.store.io import StoreError, atomic_write_text, text_bytes
 
 SUPERSEDED_FOLDER = ".superseded"  # records in full whose per-pair arrays a task file left out
 _RUN_INDENT = 6  # a record's lines sit 3 levels deep in a result file (harness -> runs -> record)
@@ -48,7 +48,7 @@ def fit_to_limit(
     size: int,
     notes: list[str],
 ) -> str:
-    """The text of `path` within :data:`harness.result_io.MAX_RESULT_BYTES` (what the reader accepts).
+    """The text of `path` within :data:`harness.store_io.MAX_RESULT_BYTES` (what the reader accepts).
 
     The per-pair arrays of the oldest superseded records (neither shown in ``scores`` nor the one
     being written) are left out, no more than needed; every record and score stays. Those records
@@ -67,7 +67,7 @@ def fit_to_limit(
         ),
         key=lambda i: (runs[i].finished_at or "", runs[i].started_at or "", i),
     )
-    excess, dropped = size - result_io.MAX_RESULT_BYTES, set()
+    excess, dropped = size - store_io.MAX_RESULT_BYTES, set()
     for i in candidates:
         if excess <= 0:
             break
@@ -75,16 +75,16 @@ def fit_to_limit(
         dropped.add(i)
     text = document([_without_arrays(r) if i in dropped else r for i, r in enumerate(runs)])
     new_size = text_bytes(text)
-    if not dropped or new_size > result_io.MAX_RESULT_BYTES:
+    if not dropped or new_size > store_io.MAX_RESULT_BYTES:
         raise StoreError(
             f"{path}: not stored: with this record the file would have {new_size} bytes, more than the "
-            f"{result_io.MAX_RESULT_BYTES} this version reads, even without the per-pair similarities of its "
+            f"{store_io.MAX_RESULT_BYTES} this version reads, even without the per-pair similarities of its "
             f"{len(dropped)} superseded record(s); the file is kept as it is"
         )
     kept = _keep_superseded(root, path, document([runs[i] for i in sorted(dropped)]))
     notes.append(
         f"{path}: with this record the file would have {size} bytes, more than the "
-        f"{result_io.MAX_RESULT_BYTES} this version reads: the per-pair similarities and gold scores of "
+        f"{store_io.MAX_RESULT_BYTES} this version reads: the per-pair similarities and gold scores of "
         f"{len(dropped)} superseded record(s) left out (their scores kept; the records in full are in {kept})"
     )
     return text

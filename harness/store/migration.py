@@ -2,7 +2,7 @@
 
 Schema version 1 (before mteb's layout) stored ``<results>/<registry key>/<revision>/<Task>.json``
 with harness-local tasks beside MTEB's, and named two German tasks the old way. The store reads
-such files as they are, with today's task names (:func:`harness.store.current_names`).
+such files as they are, with today's task names (:func:`harness.store.results.current_names`).
 :func:`migrate`, which the run driver calls before it plans, rewrites every version 1 file of a
 results folder into the current layout, once per process: each file is first copied to
 ``<results>/.migrated/<time>/``, then its records are merged into their new files with the usual
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from harness.mteb_layout import MODEL_META_FILE
-from harness.result_io import StoreError, atomic_write_json, read_json
-from harness.store import StoredResult, load_file, lock_folder, task_path, write_run
+from harness.store.io import StoreError, atomic_write_json, read_json
+from harness.store.mteb_layout import MODEL_META_FILE
+from harness.store.results import StoredResult, load_file, lock_folder, task_path, write_run
 
 MIGRATED_FOLDER = ".migrated"
 _MIGRATED: set[str] = set()

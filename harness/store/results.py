@@ -1,6 +1,6 @@
 """Result files: MTEB's results layout plus a `harness` block, written atomically, read defensively.
 
-Layout (mteb's, see :mod:`harness.mteb_layout`): ``<results>/<org>__<Name>/<revision>/<Task>.json``
+Layout (mteb's, see :mod:`harness.store.mteb_layout`): ``<results>/<org>__<Name>/<revision>/<Task>.json``
 with a ``model_meta.json`` per revision folder; tasks that are not MTEB's live in
 ``<revision>/harness-local/``. A file holds every (split, subset) evaluated for a task, as MTEB's
 do: one *run record* each in ``harness.runs``, the successful ones also in MTEB's
@@ -13,8 +13,8 @@ successful one. A failure never replaces a successful record of the same identit
 included): the good result stays and the caller is told. Writes lock, merge with what is on
 disk and replace the file atomically (mode 0644 unless the umask says otherwise).
 
-Reading: only regular files of at most ``result_io.MAX_RESULT_BYTES`` (the file mechanics, atomic
-writes, bounded reads and quarantine, are :mod:`harness.result_io`). The writer never writes a
+Reading: only regular files of at most ``store_io.MAX_RESULT_BYTES`` (the file mechanics, atomic
+writes, bounded reads and quarantine, are :mod:`harness.store.io`). The writer never writes a
 file its reader refuses: when a task file would grow past the limit (records of other identities
 side by side, each with its per-pair similarities), the per-pair arrays of its oldest superseded
 records are left out, every record and score stays, and those records are kept in full under
@@ -39,10 +39,10 @@ from typing import Any
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness import mteb_layout, result_io
-from harness.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE
 from harness.records import RunRecord
-from harness.result_io import (
+from harness.store import io as store_io
+from harness.store import mteb_layout
+from harness.store.io import (
     InvalidResult,
     StoreError,
     TooLargeResult,
@@ -53,7 +53,8 @@ from harness.result_io import (
     read_json,
     text_bytes,
 )
-from harness.result_size import fit_to_limit
+from harness.store.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE
+from harness.store.size import fit_to_limit
 
 SCHEMA_VERSION = 2
 NO_REVISION = "no-revision"  # folder for models whose weights (and so revision) were never found
@@ -202,7 +203,7 @@ def _existing_runs(root: Path, path: Path, notes: list[str]) -> list[RunRecord]:
     except TooLargeResult as exc:
         raise StoreError(
             f"{path}: not stored: the file there has {exc.size} bytes, more than the "
-            f"{result_io.MAX_RESULT_BYTES} this version reads; kept as it is (move it aside to store new "
+            f"{store_io.MAX_RESULT_BYTES} this version reads; kept as it is (move it aside to store new "
             "results there)"
         ) from None
     except StoreError as exc:
@@ -314,7 +315,7 @@ def write_run(
 
         text = document(runs)
         size = text_bytes(text)
-        if size > result_io.MAX_RESULT_BYTES:  # never a file the reader refuses
+        if size > store_io.MAX_RESULT_BYTES:  # never a file the reader refuses
             text = fit_to_limit(root, path, runs, shown_runs(runs), run, document, size, notes)
         atomic_write_text(path, text)
         if revision != NO_REVISION:
@@ -438,7 +439,7 @@ def load_results(
 
 
 def prepare_folder(root: Path, notes: list[str]) -> None:
-    """Before ``run`` plans (after :func:`harness.result_migration.migrate`): invalid files quarantined."""
+    """Before ``run`` plans (after :func:`harness.store.migration.migrate`): invalid files quarantined."""
     load_results(root, notes, quarantine_bad=True)
 
 

@@ -1,6 +1,6 @@
 """Result files on disk: written atomically, read within a size bound, moved aside when bad.
 
-The mechanics under :mod:`harness.store` (which decides what a result file holds): a write goes to
+The mechanics under :mod:`harness.store.results` (which decides what a result file holds): a write goes to
 a temporary file in the same folder, is fsynced and renamed over the old one, so a reader never
 sees half a file and a failed write leaves the old file as it was; a read opens only a regular
 file of at most :data:`MAX_RESULT_BYTES` (a FIFO or a link to /dev/zero is reported, never read);
