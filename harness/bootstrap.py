@@ -56,6 +56,9 @@ CHUNK_CELLS = 2_000_000
 
 # Largest task the exact integer arithmetic allows: every sum is below n**3 < 2**53.
 MAX_PAIRS = 200_000
+# The resamples every interval and paired test uses: one count and one seed, so results are reproducible.
+N_RESAMPLES = 1000
+SEED = 0
 # Memory the cached gold ranks and resamples may hold together (the latest task always stays).
 _CACHE_BYTES = 384 * 2**20
 # Prediction vectors whose resampled Spearmans a GoldRanks remembers.
@@ -101,7 +104,7 @@ def reference_spearmans(
 class Resamples:
     """The draws for ``n`` pairs as multiplicities: pair i is ``counts[i, r]`` times in resample r."""
 
-    def __init__(self, n: int, seed: int = 0, n_boot: int = 1000) -> None:
+    def __init__(self, n: int, seed: int = SEED, n_boot: int = N_RESAMPLES) -> None:
         if n < 1 or n_boot < 1:
             raise ValueError(f"need n >= 1 and n_boot >= 1, got n={n}, n_boot={n_boot}")
         if n > MAX_PAIRS:
@@ -299,7 +302,7 @@ def _resamples(n: int, seed: int, n_boot: int) -> Resamples:
     return hit
 
 
-def gold_ranks(gold: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> GoldRanks:
+def gold_ranks(gold: np.ndarray, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> GoldRanks:
     """The (cached) GoldRanks of `gold` under the seeded resamples: computed once per task."""
     g = np.ascontiguousarray(gold, dtype=np.float64)
     key = (hashlib.blake2b(g.tobytes(), digest_size=16).digest(), int(n_resamples), int(seed))

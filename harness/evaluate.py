@@ -29,6 +29,9 @@ from harness import bootstrap as bs
 from harness.errors import NonFiniteEmbeddings
 from harness.records import METRIC_KEYS, RunRecord
 
+# ok, or why no test was run: the pairs differ, there are none, or a record lacks its similarities.
+PairedStatus = Literal["ok", "pairs-differ", "no-pairs", "unavailable"]
+
 __all__ = [
     "MAIN_METRIC",
     "METRIC_KEYS",
@@ -163,8 +166,8 @@ def bootstrap_ci(
     pred: Sequence[float],
     gold: Sequence[float],
     *,
-    n_resamples: int = 1000,
-    seed: int = 0,
+    n_resamples: int = bs.N_RESAMPLES,
+    seed: int = bs.SEED,
     level: float = 0.95,
 ) -> tuple[float, float]:
     """Seeded percentile-bootstrap CI of Spearman(pred, gold), resampling pairs.
@@ -186,8 +189,8 @@ def paired_bootstrap(
     pred_b: Sequence[float],
     gold: Sequence[float],
     *,
-    n_resamples: int = 1000,
-    seed: int = 0,
+    n_resamples: int = bs.N_RESAMPLES,
+    seed: int = bs.SEED,
 ) -> dict[str, float | int | tuple[float, float]]:
     """Paired bootstrap of the Spearman difference between two models on the same pairs.
 
@@ -222,7 +225,12 @@ def require_finite(scores: dict[str, float]) -> dict[str, float]:
 
 
 def score_embeddings(
-    emb1: np.ndarray, emb2: np.ndarray, gold: Sequence[float], *, n_resamples: int = 1000, seed: int = 0
+    emb1: np.ndarray,
+    emb2: np.ndarray,
+    gold: Sequence[float],
+    *,
+    n_resamples: int = bs.N_RESAMPLES,
+    seed: int = bs.SEED,
 ) -> tuple[dict[str, float], np.ndarray, tuple[float, float]]:
     """Everything a stored STS result needs: finite scores, per-pair cosine similarities, 95% CI."""
     scores = require_finite(sts_scores(emb1, emb2, gold))
@@ -275,7 +283,7 @@ def mean_ci(
 class PairedTest:
     """Outcome of a paired comparison of A against B on the same pairs (delta = A - B, fractions)."""
 
-    status: str  # ok | pairs-differ | no-pairs | unavailable
+    status: PairedStatus
     message: str
     delta: float | None = None
     ci: tuple[float, float] | None = None
@@ -313,7 +321,7 @@ def paired_test(
     if bootstrap is None:
         return PairedTest("unavailable", "paired bootstrap unavailable (no bootstrap given)")
     try:
-        out = bootstrap(list(sims_a), list(sims_b), list(a.gold), n_resamples=1000, seed=0)
+        out = bootstrap(list(sims_a), list(sims_b), list(a.gold), n_resamples=bs.N_RESAMPLES, seed=bs.SEED)
     except Exception as exc:
         return PairedTest("unavailable", f"paired bootstrap failed: {exc}")
     delta, p = finite(out.get("delta")), finite(out.get("p_value"))

@@ -17,7 +17,7 @@ import warnings
 from typing import Any
 
 from harness.languages import is_multilingual, normalize_language
-from harness.records import Finding, ModelSpec, MtebFacts, Sourced
+from harness.records import EncodePath, Finding, ModelSpec, MtebFacts, Sourced
 
 __all__ = [
     "FAST_PATH",
@@ -33,8 +33,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAST_PATH = "sentence-transformers"
-MTEB_PATH = "mteb"
+FAST_PATH: EncodePath = "sentence-transformers"
+MTEB_PATH: EncodePath = "mteb"
 # mteb loaders that are a plain SentenceTransformer plus prompts: the fast path reproduces them.
 _PLAIN_LOADERS = frozenset(
     {

@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.model_files import read_bytes, read_json
-from harness.records import Finding, ModelSpec, Sourced
+from harness.records import OVERRIDE_SOURCE, Finding, ModelSpec, Sourced
 
 __all__ = [
     "FILES_SOURCE",
-    "MTEB_LOADER_RULE",
-    "MTEB_LOADER_SOURCE",
     "MTEB_SOURCE",
     "OVERRIDE_SOURCE",
     "card_prompt_mentions",
+    "loader_source",
     "mteb_loader_of",
     "override_prompts",
     "prompt_for",
@@ -44,7 +43,6 @@ __all__ = [
     "with_sources",
 ]
 
-OVERRIDE_SOURCE = "override:registry.toml"
 MTEB_SOURCE = "mteb:ModelMeta.loader_kwargs.model_prompts"
 FILES_SOURCE = "model-files:config_sentence_transformers.json"
 MTEB_LOADER_SOURCE = "mteb:"  # + the loader's name: a model that runs through mteb's implementation
@@ -270,7 +268,7 @@ def with_prompts(spec: ModelSpec, model_dir: Path | None = None, *, overrides: A
     sts = prompt_for(resolved, None)
     loader = _mteb_loader(spec)
     if loader is not None:  # mteb's own implementation prompts (or instructs) each task itself
-        sts = Sourced(value=None, source=f"{MTEB_LOADER_SOURCE}{loader}: {MTEB_LOADER_RULE}")
+        sts = Sourced(value=None, source=loader_source(loader))
         if override:
             notes.append(
                 Finding(
@@ -319,12 +317,22 @@ _SOURCE_LABELS = (
 )
 
 
+def loader_source(loader: str | None) -> str:
+    """The prompt source of a model that mteb's implementation prompts: ``mteb:<Loader>: <rule>``
+    (the runner may append what the wrapper applied); :func:`mteb_loader_of` reads it back."""
+    return f"{MTEB_LOADER_SOURCE}{loader}: {MTEB_LOADER_RULE}"
+
+
+_LOADER_SOURCE = re.compile(
+    rf"^{re.escape(MTEB_LOADER_SOURCE)}(?P<loader>[^:]+): {re.escape(MTEB_LOADER_RULE)}"
+)
+
+
 def mteb_loader_of(source: str | None) -> str | None:
-    """The loader a prompt source names when mteb's implementation sets the prompt, else None."""
-    src = source or ""
-    if not src.startswith(MTEB_LOADER_SOURCE) or src.startswith(MTEB_SOURCE):
-        return None
-    return src[len(MTEB_LOADER_SOURCE) :].split(":", 1)[0] or None
+    """The loader a prompt source names when mteb's implementation sets the prompt, else None.
+    Stored records keep the source as text, so this reads the one format :func:`loader_source` writes."""
+    found = _LOADER_SOURCE.match(source or "")
+    return found["loader"] if found else None
 
 
 def prompt_label(prompt: Sourced[str]) -> str:

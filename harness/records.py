@@ -22,6 +22,10 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# The source of a fact set by the entry's registry.toml (the card parser and the prompt rule both use it).
+OVERRIDE_SOURCE = "override:registry.toml"
+
+
 class Sourced(Frozen, Generic[T]):
     """A value plus where it came from.
 
@@ -365,6 +369,11 @@ class Hardware(Frozen):
 
 
 RunStatus = Literal["ok", "error", "unavailable"]
+# A model in a run's summary: a run status, or "skipped" (no selected task in its languages; tasks that
+# were already stored are a list of their own, `already_stored`).
+ModelStatus = Literal["ok", "error", "unavailable", "skipped"]
+# How a model is encoded: the harness's own sentence-transformers path, or mteb's implementation.
+EncodePath = Literal["sentence-transformers", "mteb"]
 
 # Why a run has no score. The single list of kinds: run.failures writes them, the report words
 # them (report.words.ERROR_KIND_TEXT has exactly these keys), and a stored record with any
@@ -402,7 +411,7 @@ class RunRecord(Frozen):
     gold: list[float] | None = None
     off_card_language: bool = False  # the card does not list the task's language
     prompt_source: str | None = None  # where settings.prompt came from (harness.prompts), or why none
-    encode_path: str | None = None  # "sentence-transformers" (the fast path) or "mteb" (mteb.get_model)
+    encode_path: EncodePath | None = None  # the fast path, or mteb.get_model
     encode_path_reason: str | None = None
     encode: EncodeStats | None = None  # throughput, encode time, peak memory, device, batch size
     hardware: Hardware | None = None

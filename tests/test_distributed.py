@@ -242,7 +242,7 @@ def test_ray_results_match_local(ray_local: Any, grid: dict[str, Any]) -> None:
         assert b.run.gold == a.run.gold
 
     def summary(s: runner.RunSummary) -> list[tuple]:
-        return [(o.key, o.status, o.reason, o.ok, o.skipped, o.failed) for o in s.outcomes]
+        return [(o.key, o.status, o.reason, o.ok, o.already_stored, o.failed) for o in s.outcomes]
 
     assert summary(ray_summary) == summary(local_summary) and not ray_summary.failed
     for a, b in zip(local_summary.outcomes, ray_summary.outcomes, strict=True):
@@ -250,7 +250,7 @@ def test_ray_results_match_local(ray_local: Any, grid: dict[str, Any]) -> None:
 
     # resume: a second Ray run finds everything stored and submits nothing
     again = runner.run(ray_opts, say=lambda _: None, executor=distributed.execute_ray)
-    assert all(o.ok == [] and len(o.skipped) == 1 for o in again.outcomes)
+    assert all(o.ok == [] and len(o.already_stored) == 1 for o in again.outcomes)
 
 
 def test_probe_on_a_cpu_cluster(ray_local: Any) -> None:

@@ -149,8 +149,11 @@ def test_sigkill_mid_run_then_rerun_completes_with_identical_results(ws: dict) -
     # re-running completes the work: what was stored is kept, the rest computed
     summary = runner.run(options(ws, model_names=MODELS, pairs_files=ws["pairs"]), say=lambda _: None)
     assert not summary.failed
-    assert sum(len(o.skipped) for o in summary.outcomes) >= 1
-    assert sum(len(o.ok) for o in summary.outcomes) + sum(len(o.skipped) for o in summary.outcomes) == total
+    assert sum(len(o.already_stored) for o in summary.outcomes) >= 1
+    assert (
+        sum(len(o.ok) for o in summary.outcomes) + sum(len(o.already_stored) for o in summary.outcomes)
+        == total
+    )
     assert_readable(ws["results"])
 
     # ... and equals an uninterrupted run (fresh results and cache folders)
@@ -328,7 +331,7 @@ def test_non_finite_embeddings_are_an_error_result_not_a_score(
     assert summary.failed
     # nothing non-finite went into the cache either: a re-run tries again
     assert ("org__bert", "custom:pairs-a") not in {
-        (o.key, t) for o in runner.run(options(ws), say=lambda _: None).outcomes for t in o.skipped
+        (o.key, t) for o in runner.run(options(ws), say=lambda _: None).outcomes for t in o.already_stored
     }
 
 

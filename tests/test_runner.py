@@ -150,7 +150,7 @@ def test_resume_skips_stored_results_and_force_recomputes(workspace: dict) -> No
 
     again = runner.run(options(workspace, model_names=["org__tiny-bert"]), say=lambda _: None)
     assert path.read_bytes() == first
-    assert again.outcomes[0].skipped and not again.outcomes[0].ok
+    assert again.outcomes[0].already_stored and not again.outcomes[0].ok
 
     forced = runner.run(options(workspace, model_names=["org__tiny-bert"], force=True), say=lambda _: None)
     assert forced.outcomes[0].ok

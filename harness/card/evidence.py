@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.records import Claim, Finding, Sourced
+from harness.records import OVERRIDE_SOURCE, Claim, Finding, Sourced
 
 MAX_WARNINGS_PER_CODE = 20
-OVERRIDE_SOURCE = "override:registry.toml"
 
 # Authority of each kind of evidence (higher wins).
 RANK_OVERRIDE = 100

@@ -22,12 +22,12 @@ from typing import Any
 
 from harness.card import claims, fields, identity, markdown, rows
 from harness.card.crosscheck import crosscheck
-from harness.card.evidence import OVERRIDE_SOURCE, RANK_OVERRIDE, Evidence, clip, fmt
+from harness.card.evidence import RANK_OVERRIDE, Evidence, clip, fmt
 from harness.card.frontmatter import load_yaml, split_front_matter
 from harness.card.ids import KEY_RE, classify_model_id, valid_key
 from harness.card.text import MAX_CARD_BYTES, read_text, too_large
 from harness.languages import read_languages
-from harness.records import ModelSpec, Sourced
+from harness.records import OVERRIDE_SOURCE, ModelSpec, Sourced
 
 _REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}$")
 # every sourced fact of a spec; those no card states (parameters, prompts) resolve to unknown here

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from markupsafe import Markup
 
 from harness.records import Claim, ModelSpec, RunRecord
+
+# A row against the leader ("" until compared).
+TieState = Literal["", "leader", "tied", "behind", "ahead", "unknown"]
 
 
 @dataclass(frozen=True, order=True)
@@ -55,7 +59,7 @@ class Row:
     n_total: int
     off_card: bool
     rank: int = 0
-    tie: str = ""  # leader | tied | behind | ahead | unknown
+    tie: TieState = ""
     tie_method: str = ""  # paired bootstrap | interval overlap
     tie_detail: str = ""
     speed: Speed | None = None

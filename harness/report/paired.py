@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.bootstrap import N_RESAMPLES, SEED
 from harness.evaluate import PairedTest, paired_bootstrap, paired_test, paired_untestable
 from harness.paired_cache import PairedCache, paired_key
 from harness.records import RunRecord
 
-N_RESAMPLES = 1000
-SEED = 0
 # Below this many uncached tests one process is faster than starting workers.
 PARALLEL_MIN_TESTS = 64
 

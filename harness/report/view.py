@@ -53,6 +53,7 @@ from harness.report.page import (
     ModelInfo,
     Row,
     Speed,
+    TieState,
     Unit,
 )
 from harness.report.paired import PairedTests
@@ -215,7 +216,7 @@ def _shared_units(row: Row, leader: Row) -> list[Unit]:
     return sorted(set(row.cells) & set(leader.cells))
 
 
-def _tie(row: Row, leader: Row, tests: Sequence[PairedTest]) -> tuple[str, str, str]:
+def _tie(row: Row, leader: Row, tests: Sequence[PairedTest]) -> tuple[TieState, str, str]:
     """(state, method, detail) for a row against the leader, on the tasks both have (`tests`: one each)."""
     shared = _shared_units(row, leader)
     if not shared:

@@ -1,6 +1,7 @@
 """The run stage: plan the model x task grid, execute one job per model, store every outcome.
 
-- :mod:`harness.run.plan`: pure planning (models, tasks, weights, settings, identities, pending work);
+- :mod:`harness.run.plan`: planning, which reads (the registry, data, stored results, where weights are
+  and, for a Hub model, its revision on the Hub) and writes nothing;
 - :mod:`harness.run.jobs`: the job a worker gets and the result it sends back;
 - :mod:`harness.run.execute`: one job (embed once, score every task) and the local executor;
 - :mod:`harness.run.failures`: the one error classifier and error-record builder;

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import store
-from harness.records import ModelSpec, RunRecord, Sourced, StsPairs, StsTask
+from harness.mteb_meta import MTEB_PATH
+from harness.records import ModelSpec, ModelStatus, RunRecord, Sourced, StsPairs, StsTask
 from harness.run.execute import execute_local
 from harness.run.facts import library_versions, now_iso
 from harness.run.failures import error_record
@@ -41,9 +42,9 @@ class ModelOutcome:
     key: str
     name: str
     ok: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    already_stored: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok, unavailable, error
+    status: ModelStatus = "ok"
     reason: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
     encoding: str | None = None  # which encode path the model took and why, and its STS prompt
@@ -164,7 +165,7 @@ def run(
             outcome.status, outcome.reason = "error", _shared_results(spec, plan, owner)
             say(f"harness: {spec.key}: {outcome.reason}")
             continue
-        outcome.skipped = plan.skipped
+        outcome.already_stored = plan.already_stored
         if plan.status != "ok":
             outcome.status = plan.status
         outcome.reason = plan.reason
@@ -211,7 +212,7 @@ def _encoding(plan: ModelPlan) -> str:
 
     job = plan.job
     assert job is not None
-    if job.encode_path == "mteb":
+    if job.encode_path == MTEB_PATH:
         prompt = "as mteb's implementation applies it"
     else:
         labels = {prompt_label(plan.spec.sts_prompt)} if not job.prompts else set()
@@ -318,7 +319,7 @@ def print_summary(summary: RunSummary, console: Any) -> None:
     for col in ["model", "status", "stored", "already stored", "failed", "scores"]:
         table.add_column(col, overflow="fold")
     for o in summary.outcomes:
-        counts = (str(len(o.ok)), str(len(o.skipped)), str(len(o.failed)))
+        counts = (str(len(o.ok)), str(len(o.already_stored)), str(len(o.failed)))
         table.add_row(o.key, o.status, *counts, main_label(o, "\n"))
     console.print(table)
     for o in summary.outcomes:  # one plain line per model, for logs and scripts

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness import store
+from harness.mteb_meta import MTEB_PATH
 from harness.records import ErrorKind, RunRecord, StsTask
 from harness.run.facts import hardware_info, now_iso, record_fields
 from harness.run.failures import classify, job_error
@@ -70,7 +71,7 @@ def still_pending(job: ModelJob, options: RunOptions, say: Reporter) -> ModelJob
 def _passes(job: ModelJob) -> list[list[StsTask]]:
     """Tasks that share one encode pass: on the fast path those with the same prompt (usually
     all of them); on mteb's path each task alone (its wrapper may instruct every task differently)."""
-    if job.encode_path == "mteb":
+    if job.encode_path == MTEB_PATH:
         return [[task] for task in job.tasks]
     groups: dict[str | None, list[StsTask]] = {}
     for task in job.tasks:
@@ -97,7 +98,7 @@ class _Loader:
             raise self.failure
         job = self.job
         try:
-            if job.encode_path == "mteb":
+            if job.encode_path == MTEB_PATH:
                 meta = task_metadata(task.name)
                 if self.model is None:
                     self.model = load_mteb_model(
@@ -144,7 +145,7 @@ def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
         for group, texts in passes:
             first = group[0]
             model_id = job.spec.model_id.value or job.spec.key
-            if job.encode_path == "mteb":  # vectors depend on the task's instruction
+            if job.encode_path == MTEB_PATH:  # vectors depend on the task's instruction
                 model_id = f"{model_id} task={first.name}"
             try:
                 vectors, stats = encode.embed(

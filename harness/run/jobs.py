@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.records import ErrorKind, ModelSpec, RunRecord, RunSettings, StsPairs, StsTask
+from harness.mteb_meta import FAST_PATH
+from harness.records import EncodePath, ErrorKind, ModelSpec, RunRecord, RunSettings, StsPairs, StsTask
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ModelJob:
     # The prompt each task gets (by task id; harness.prompts); absent: none. Part of its settings.
     prompts: dict[str, str | None] = field(default_factory=dict)
     prompt_sources: dict[str, str | None] = field(default_factory=dict)
-    encode_path: str = "sentence-transformers"  # or "mteb": mteb's own implementation (mteb.get_model)
+    encode_path: EncodePath = FAST_PATH  # or MTEB_PATH: mteb's own implementation (mteb.get_model)
     encode_path_reason: str | None = None
 
     def settings_of(self, task: StsTask) -> RunSettings:

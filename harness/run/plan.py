@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from harness import store
+from harness.bootstrap import N_RESAMPLES, SEED
 from harness.errors import ModelLoadError, WeightsUnavailable
 from harness.records import DType, ErrorKind, Finding, ModelSpec, RunSettings, Sourced, StsPairs, StsTask
 from harness.run.facts import off_card
@@ -39,8 +41,8 @@ class RunOptions:
     force: bool = False
     trust_remote_code: bool = False
     allow_hub: bool | None = None  # None: only when the Hub is not switched off by HF_HUB_OFFLINE
-    bootstrap_resamples: int = 1000
-    seed: int = 0
+    bootstrap_resamples: int = N_RESAMPLES
+    seed: int = SEED
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class ModelPlan:
     spec: ModelSpec
     job: ModelJob | None = None
     unrunnable: Unrunnable | None = None
-    skipped: list[str] = field(default_factory=list)  # labels of tasks already stored
-    status: str = "ok"  # ok, skipped (no task in its languages)
+    already_stored: list[str] = field(default_factory=list)  # labels of tasks already stored
+    status: Literal["ok", "skipped"] = "ok"  # skipped: no selected task in its languages
     reason: str | None = None
     revision: str | None = None  # the weights' revision, when they were found
 
@@ -306,7 +308,7 @@ def encode_plan(spec: ModelSpec, tasks: list[StsTask]) -> EncodePlan:
     """The fast path with mteb's prompt per task, or mteb's own implementation (which prompts itself)."""
     from harness.encode.mteb_path import encoder_name
     from harness.mteb_meta import FAST_PATH, encode_path
-    from harness.prompts import MTEB_LOADER_RULE, MTEB_LOADER_SOURCE, prompt_for
+    from harness.prompts import loader_source, prompt_for
 
     path, reason = encode_path(spec.mteb)
     if path == FAST_PATH:
@@ -319,7 +321,7 @@ def encode_plan(spec: ModelSpec, tasks: list[StsTask]) -> EncodePlan:
             {k: v.source for k, v in chosen.items()},
         )
     loader = spec.mteb.loader if spec.mteb is not None else None
-    note = f"{MTEB_LOADER_SOURCE}{loader}: {MTEB_LOADER_RULE}"  # execute adds what the wrapper applied
+    note = loader_source(loader)  # execute adds what the wrapper applied
     return EncodePlan(path, reason, encoder_name(loader), {}, {task_id(t): note for t in tasks})
 
 
@@ -378,10 +380,10 @@ def plan_model(
         else store.completed_identities(options.results_dir, spec.key, weights.revision, spec.model_id.value)
     )
     pending = [t for t in my_tasks if identities[task_id(t)] not in done]
-    skipped = [t.label for t in my_tasks if identities[task_id(t)] in done]
+    already_stored = [t.label for t in my_tasks if identities[task_id(t)] in done]
     if not pending:
         reason = f"all {len(my_tasks)} task(s) already stored (--force recomputes)"
-        return ModelPlan(spec, skipped=skipped, reason=reason, revision=weights.revision)
+        return ModelPlan(spec, already_stored=already_stored, reason=reason, revision=weights.revision)
     job = ModelJob(
         spec=spec,
         weights=weights,
@@ -399,7 +401,7 @@ def plan_model(
         encode_path=how.path,
         encode_path_reason=how.reason,
     )
-    return ModelPlan(spec, job=job, skipped=skipped, revision=weights.revision)
+    return ModelPlan(spec, job=job, already_stored=already_stored, revision=weights.revision)
 
 
 def _cache_dir(option: Path | None) -> Path:
