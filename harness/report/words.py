@@ -42,6 +42,8 @@ WARNING_TEXT: dict[str, str] = {
     "max-seq-length-exceeds-positions": "The maximum sequence length is longer than the model's position "
     "embeddings allow.",
     "invalid-dimension": "The card states an embedding size that is not a plausible number; it was ignored.",
+    "ambiguous-dimension": "The card states more than one embedding size (it describes more than one "
+    "model); none was taken.",
     "invalid-max-seq-length": "The card states a maximum sequence length that is not plausible; it was "
     "ignored.",
     "invalid-pooling": "The card names a pooling mode that is not known; it was ignored.",
