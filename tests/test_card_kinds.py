@@ -159,6 +159,11 @@ def test_a_family_readme_gives_no_model_id_and_names_the_candidates():
     (warning,) = [w for w in spec.warnings if w.code == "family-card"]
     assert "BAAI/bge-large-zh-v1.5" in warning.message and "BAAI/bge-small-zh-v1.5" in warning.message
     assert "family-card" in WARNING_TEXT
+    # the same table beside code that loads a model it does not list: a comparison, the code's id stands
+    own = FLAG_EMBEDDING.replace("BAAI/bge-large-zh-v1.5')", "org/own-zh-model')")
+    spec = parse_card_text(own, source="own/README.md", key="own")
+    assert spec.model_id.value == "org/own-zh-model"
+    assert not any(w.code == "family-card" for w in spec.warnings)
 
 
 def test_a_model_named_by_its_usage_code_gets_its_row_of_a_comparison_table():

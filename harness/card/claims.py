@@ -5,7 +5,9 @@ SummEval, retrieval or classification results are not STS claims), Markdown and 
 (`claim_tables`), then prose, lists, code-block output and CSV lines (`claim_text`). Equal claims
 merge into one with several `sources`: the same number in the model-index and in a table, or an
 unspecified-similarity claim equal to a cosine one. Claims on different similarity functions stay
-apart (``spearman_max`` equal to ``spearman_cosine`` is its own claim, never compared).
+apart (``spearman_max`` equal to ``spearman_cosine`` is its own claim, never compared), and so do
+an average and a training log's earlier rows (`Claim.aggregate_of`, `Claim.history`). The earlier
+rows of a training log come after the claims, and are capped apart from them.
 """
 
 from __future__ import annotations
@@ -220,7 +222,9 @@ def read_claims(ev: Evidence, meta: dict, doc: Document, self_names: list[str]) 
     found = model_index_claims(ev, meta)
     found += table_claims(ev, doc, self_names, only)
     found += text_claims(ev, doc, only)
-    claims = merge(found)
+    merged = merge(found)
+    claims = [c for c in merged if not c.history]
+    history = [c for c in merged if c.history]  # a long training log never crowds out the claims
     if len(claims) > MAX_CLAIMS:
         ev.warn("too-many-claims", f"the card makes {len(claims)} claims; kept the first {MAX_CLAIMS}")
-    ev.claims = claims[:MAX_CLAIMS]
+    ev.claims = claims[:MAX_CLAIMS] + history[:MAX_CLAIMS]

@@ -2,7 +2,8 @@
 
 A family README (FlagEmbedding's, shared by the bge models' cards) lists several models of one
 owner in a table and shows usage code for one of them: the id that code loads is an example, not
-the card's own id, unless the card's title or model-index names it. Usage code that builds a
+the card's own id, unless the card's title or model-index names it. (Code that loads a model the
+table does not list is the card's own: the table then compares it with others.) Usage code that builds a
 model from a base (``models.Transformer("org/base")``) and adds layers the card describes
 (``models.Dense``, a "2_Dense" module) names the base, not the model the card is about.
 """

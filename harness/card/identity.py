@@ -200,7 +200,8 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
 
     chosen = named + [c for c in candidates if related(c[0], ("self",))]
     family = listed_models(doc) if not chosen else []
-    if family:
+    loaded = {v.lower() for v, _, _ in snippet_ids}
+    if family and loaded & {f.lower() for f in family}:  # its code loads one of the models it lists
         shown = ", ".join(family[:6]) + (f" and {len(family) - 6} more" if len(family) > 6 else "")
         ev.warn(
             "family-card",
