@@ -193,3 +193,10 @@ def test_a_title_that_names_the_project_yields_to_the_model_its_code_loads():
 def test_supporting_8192_sequence_length_is_the_max_sequence_length():
     spec = parse_card_text(JINA, source="jina/README.md", key="jina-embeddings-v2-base-en")
     assert (spec.max_seq_length.value, spec.max_seq_length.source) == (8192, "prose")
+
+
+def test_cards_json_keeps_every_claim_key_and_adds_the_new_ones():
+    before = {"metric", "value", "dataset", "split", "language", "source", "similarity", "mteb_task"}
+    before |= {"comparable", "sources", "quote"}  # the claim keys `cards --json` printed before issue 27
+    for claim in parse_card(TRAINING_LOG).contract_json()["claims"]:
+        assert set(claim) == before | {"aggregate_of", "history", "checkpoint"}
