@@ -49,7 +49,7 @@ class Finding(Frozen):
     message: str
 
 
-ClaimMetric = Literal["spearman", "pearson"]
+ClaimMetric = Literal["spearman", "pearson", "unstated"]  # unstated: the card names no correlation
 ClaimSimilarity = Literal["cosine", "manhattan", "euclidean", "dot", "max", "unspecified"]
 ClaimSource = Literal["model-index", "table", "text", "csv"]
 
@@ -74,6 +74,11 @@ class Claim(Frozen):
     source: ClaimSource
     sources: list[ClaimSource] = []
     quote: str
+    # an average over several datasets ("Avg"), with the datasets it averages as the card names them
+    aggregate_of: list[str] = []
+    # an earlier row of a training log (the released model's claim is the last row), and which row
+    history: bool = False
+    checkpoint: str | None = None
 
     @field_validator("similarity", mode="before")
     @classmethod
@@ -83,8 +88,9 @@ class Claim(Frozen):
     @property
     def comparable(self) -> bool:
         """Whether our cosine measurement can check it: a cosine claim, or one that names no
-        similarity (every claim is an STS claim, and cosine is what STS evaluations report)."""
-        return self.similarity in ("cosine", "unspecified")
+        similarity (every claim is an STS claim, and cosine is what STS evaluations report).
+        A training log's earlier rows are history, not the released model's claim."""
+        return self.similarity in ("cosine", "unspecified") and not self.history
 
 
 LanguageSource = Literal["card", "inferred", "override", "unknown"]
@@ -206,6 +212,9 @@ class ModelSpec(Frozen):
                     "comparable": c.comparable,
                     "sources": list(c.sources or [c.source]),
                     "quote": c.quote,
+                    "aggregate_of": list(c.aggregate_of),
+                    "history": c.history,
+                    "checkpoint": c.checkpoint,
                 }
                 for c in self.claims
             ],

@@ -268,6 +268,7 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
                 + (f" {c.split}" if c.split else "")
                 + (f" {c.language}" if c.language else "")
                 for c in s.claims
+                if not c.history  # a training log's earlier rows: in --json, not in the table
             )
             table.add_row(
                 *_fact_cells(s),

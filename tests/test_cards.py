@@ -941,10 +941,19 @@ German only:
 
 def test_table_one_row_per_model_picks_this_models_row():
     s = parse_card_text(card("language:\n- de\n- en", "# org/m\n\n" + ONE_ROW_PER_MODEL), source="c")
-    assert claim_set(s) == {  # percentages read as 0-1; the average is no claim
-        ("spearman", "cosine", 0.852, "STSb", "test", "de"),
+    singles = [c for c in s.claims if not c.aggregate_of]
+    assert {(c.metric, c.similarity, round(c.value, 4), c.dataset, c.split, c.language) for c in singles} == {
+        ("spearman", "cosine", 0.852, "STSb", "test", "de"),  # percentages read as 0-1
         ("spearman", "cosine", 0.777, "SICK", "test", "de"),
     }
+    # the average is a claim about the mean of the two datasets (issue 27), not a claim on one task
+    (avg,) = [c for c in s.claims if c.aggregate_of]
+    assert (round(avg.value, 4), avg.aggregate_of, avg.mteb_task, avg.metric) == (
+        0.814,
+        ["STSb", "SICK"],
+        None,
+        "spearman",
+    )
     assert {c.source for c in s.claims} == {"table"}
 
 
@@ -956,13 +965,22 @@ def test_tables_of_metric_columns_with_epochs_and_one_table_per_metric():
         "| test | - | 0.834 | 0.830 | 0.818 |\n"
     )
     s = parse_card_text(card("language: tr", epochs), source="c")
-    assert {(c.metric, c.similarity, round(c.value, 3), c.split) for c in s.claims} == {
+    released = [c for c in s.claims if not c.history]
+    assert {(c.metric, c.similarity, round(c.value, 3), c.split) for c in released} == {
         ("pearson", "cosine", 0.859, "validation"),
         ("spearman", "cosine", 0.86, "validation"),
         ("spearman", "manhattan", 0.851, "validation"),
         ("pearson", "cosine", 0.834, "test"),
         ("spearman", "cosine", 0.83, "test"),
         ("spearman", "manhattan", 0.818, "test"),
+    }
+    # the earlier epoch is history: kept, with its row, never compared (issue 27)
+    assert {
+        (c.metric, c.similarity, round(c.value, 3), c.checkpoint, c.comparable) for c in s.claims if c.history
+    } == {
+        ("pearson", "cosine", 0.81, "Epoch 1", False),
+        ("spearman", "cosine", 0.82, "Epoch 1", False),
+        ("spearman", "manhattan", 0.8, "Epoch 1", False),
     }
     per_metric = "# org/vi\n\n" + "\n\n".join(
         f"**{name} score**\n\n| Model | STS12 | STS13 | Mean |\n|---|---|---|---|\n"
@@ -989,9 +1007,9 @@ def test_prose_claims_two_metrics_one_sentence_and_percent_forms():
         ("pearson", "unspecified", 0.8312, "STS-B", "test", None),
         ("spearman", "unspecified", 0.8247, "STS-B", "test", None),
         ("spearman", "cosine", 0.85, "KorSTS", None, None),
-        ("spearman", "unspecified", 0.769, None, "test", "fr"),  # no metric named: the STS convention
+        ("unstated", "unspecified", 0.769, None, "test", "fr"),  # no metric named: unstated (issue 27)
     }
-    assert "Spearman, the STS convention" in next(c.quote for c in s.claims if c.language == "fr")
+    assert "metric not stated by the card" in next(c.quote for c in s.claims if c.language == "fr")
 
 
 @pytest.mark.parametrize(
@@ -1087,11 +1105,17 @@ def test_code_block_output_csv_baseline_and_merging():
         "```\nepoch,steps,cosine_pearson,cosine_spearman\n0,100,0.70,0.69\n1,-1,0.7451,0.7364\n```\n"
     )
     s = parse_card_text(card("language: es", body), source="c")
-    assert {(c.metric, c.similarity, c.value) for c in s.claims} == {
+    released = [c for c in s.claims if not c.history]
+    assert {(c.metric, c.similarity, c.value) for c in released} == {
         ("pearson", "cosine", 0.7451),
         ("spearman", "cosine", 0.7364),
     }  # the base model's scores are no claim; the CSV's last row is the same claim, merged
-    assert all(c.sources == ["csv", "text"] for c in s.claims)
+    assert all(c.sources == ["csv", "text"] for c in released)
+    # the CSV's first row is the training's history, with its row (issue 27)
+    assert {(c.metric, c.value, c.checkpoint) for c in s.claims if c.history} == {
+        ("pearson", 0.70, "epoch 0, steps 100"),
+        ("spearman", 0.69, "epoch 0, steps 100"),
+    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,8 +10,12 @@ Three shapes, told apart by the header cells:
 
 A table with a model column has one row per model: the row read is this model's, found by its id,
 its name, a link to its page (absolute or relative), "(ours)", or a bold name among plain ones;
-other rows belong to other models. A table with an epoch or step column is a training log: only
-the last row of each split (or the bold one) is the model's. Percentages are read as 0-1.
+other rows belong to other models. A table with an epoch or step column is a training log: the
+last row with a value in each column and split (or the bold row) is the released model's claim,
+earlier rows are kept as history (`Claim.history`, with the row as `checkpoint`). A table that
+names no correlation anywhere gives claims with metric "unstated". An average column ("Avg",
+"Mean", "Overall") over dataset columns is an aggregate claim over those datasets, kept
+when it equals their mean as the card rounds it. Percentages are read as 0-1.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import re
 
 from harness.card.claim_words import (
+    UNSTATED,
     Found,
     Metric,
     cell_number,
@@ -37,6 +42,7 @@ from harness.card.rows import NAME_HEADERS, select_rows, self_keys
 from harness.card.sts_datasets import (
     dataset_mentions,
     is_aggregate,
+    is_average,
     names_other_benchmark,
     normalise,
     sts_dataset,
@@ -70,18 +76,31 @@ def _subset(codes: list[str]) -> str | None:
 # which rows are this model's
 
 
-def _last_rows(
-    rows: list[tuple[Cell, ...]], epoch_cols: list[int], key_cols: list[int]
-) -> list[tuple[Cell, ...]]:
-    """A training log: the bold row, else the last row of each split/dataset group."""
-    bold = [r for r in rows if any(c.bold for c in r)]
+Row = tuple[Cell, ...]
+
+
+def _log_roles(
+    rows: list[Row], col: int, epoch_cols: list[int], key_cols: list[int], heads: list[str]
+) -> dict[int, str | None]:
+    """A training log's rows with a value in column `col`: row index -> None for the released
+    model's row (the bold row, else the last row of each split/dataset group), else the checkpoint
+    ("Epoch 1.0, Step 360") of an earlier row, which is history."""
+    valued = [i for i, r in enumerate(rows) if col < len(r) and cell_number(r[col].text) is not None]
+    bold = [i for i in valued if any(c.bold for c in rows[i])]
+    final: set[int] = set()
     if len(bold) == 1 and not key_cols:
-        return bold
-    last: dict[tuple[str, ...], tuple[Cell, ...]] = {}
-    for r in rows:
-        key = tuple(r[i].text.lower() for i in key_cols if i < len(r))
-        last[key] = r
-    return list(last.values())
+        final = set(bold)
+    else:
+        last: dict[tuple[str, ...], int] = {}
+        for i in valued:
+            last[tuple(rows[i][k].text.lower() for k in key_cols if k < len(rows[i]))] = i
+        final = set(last.values())
+    return {
+        i: None
+        if i in final
+        else ", ".join(f"{heads[k]} {rows[i][k].text}" for k in epoch_cols if k < len(rows[i]))
+        for i in valued
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,7 +109,7 @@ def _last_rows(
 
 def _context(doc: Document, table: Table) -> tuple[str, str]:
     """(text before the table since the previous table of its section, with the heading;
-    the paragraph right after it in the same section)."""
+    the paragraph right after it in the same section, with the list it introduces ("Notes:"))."""
     start = max(
         (t.line for t in doc.tables if t.section == table.section and t.line < table.line), default=-1
     )
@@ -99,12 +118,21 @@ def _context(doc: Document, table: Table) -> tuple[str, str]:
         for b in doc.blocks
         if start < b.line < table.line and b.section == table.section and b.kind in ("paragraph", "item")
     ]
-    after = ""
+    after: list[str] = []
+    next_table = min((t.line for t in doc.tables if t.line > table.line), default=None)
     for b in doc.blocks:
-        if b.line > table.line and b.kind in ("paragraph", "item"):
-            after = b.text if b.section == table.section else ""
+        if b.line <= table.line or (next_table is not None and b.line > next_table):
+            continue
+        if b.section != table.section or b.kind not in ("paragraph", "item"):
+            if after:
+                break
+            continue
+        if after and not (b.kind == "item" and after[0].rstrip().endswith((":", "："))):
             break
-    return "\n".join([*before, table.section]), after
+        after.append(b.text)
+        if b.kind == "paragraph" and len(after) == 1 and not b.text.rstrip().endswith((":", "：")):
+            break
+    return "\n".join([*before, table.section]), "\n".join(after)
 
 
 def _context_metric(before: str, after: str) -> Metric | None:
@@ -128,12 +156,22 @@ def _claim(
     language: str | None,
     source: str,
     quote: str,
+    aggregate_of: list[str] | None = None,
+    checkpoint: str | None = None,
 ) -> Found | None:
     value, decimals, problem = read_value(raw)
     if problem or value is None:
         return None
     claim = make_claim(
-        metric, value, dataset=dataset, split=split, language=language, source=source, quote=quote
+        metric,
+        value,
+        dataset=dataset,
+        split=split,
+        language=language,
+        source=source,
+        quote=quote,
+        aggregate_of=aggregate_of,
+        checkpoint=checkpoint,
     )
     return Found(claim, decimals)
 
@@ -218,7 +256,7 @@ def table_claims_of(
             kinds.append("aggregate")
         elif metric_of(h):
             kinds.append("metric")
-        elif sts_dataset(h).is_sts:
+        elif sts_dataset(h).is_sts or key == "all":  # "all": the union of the card's test sets
             kinds.append("dataset")
         else:
             kinds.append("other")
@@ -236,8 +274,7 @@ def table_claims_of(
         name_col = 0  # a first column of names, whatever its header says
     rows = list(table.rows) if by_similarity else select_rows(table, name_col, self_keys)
     epoch_cols = [i for i, k in enumerate(kinds) if k == "epoch"]
-    if epoch_cols:
-        rows = _last_rows(rows, epoch_cols, [i for i, k in enumerate(kinds) if k in ("split", "task")])
+    key_cols = [i for i, k in enumerate(kinds) if k in ("split", "task")]
     task_cols = [i for i, k in enumerate(kinds) if k == "task"]
     split_cols = [i for i, k in enumerate(kinds) if k == "split"]
     out: list[Found] = []
@@ -262,36 +299,88 @@ def table_claims_of(
         if not datasets:
             return []
         metric = _context_metric(before, after)
-        if metric is None:  # a score on an STS dataset that names no metric: Spearman, the STS convention
-            metric = Metric("spearman", "unspecified")
-            note += " [metric not stated; Spearman, the STS convention]"
+        if metric is None:  # scores on STS datasets that name no correlation: the card does not say
+            metric = UNSTATED
+            note += " [metric not stated by the card]"
         for i in datasets:
             info = sts_dataset(heads[i])
             columns.append((i, metric, heads[i], split_in(heads[i]), subset_of(info.subset)))
-    for row in rows:
+    roles_by_col = (
+        {c: _log_roles(rows, c, epoch_cols, key_cols, heads) for c, *_ in columns} if epoch_cols else {}
+    )
+    for i, row in enumerate(rows):
         row_ds, row_lang = _row_dataset(row, task_cols)
         row_split = next((split_in(row[i].text) for i in split_cols if i < len(row)), None)
         row_split = row_split or next((split_in(row[i].text) for i in task_cols if i < len(row)), None)
         row_similarity = similarity_in(row[0].text) if by_similarity and row else None
-        for i, metric, ds, split, lang in columns:
-            if i >= len(row) or (by_similarity and row_similarity is None):
+        for col, metric, ds, split, lang in columns:
+            if col >= len(row) or (by_similarity and row_similarity is None):
                 continue
             if row_similarity is not None and metric.similarity == "unspecified":
                 metric = Metric(metric.metric, row_similarity)
-            raw = cell_number(row[i].text)
-            if raw is None:
+            raw = cell_number(row[col].text)
+            roles = roles_by_col[col] if epoch_cols else {i: None}
+            if raw is None or i not in roles:
                 continue
             found = _claim(
                 metric,
                 raw,
                 dataset=ds or row_ds or ctx["dataset"],
-                split=split or row_split or ctx["split"] or split_in(heads[i]),
+                split=split or row_split or ctx["split"] or split_in(heads[col]),
                 language=lang or row_lang or ctx["language"],
                 source=source,
                 quote=_row_quote(table, row) + note,
+                checkpoint=roles[i],
             )
             if found:
                 out.append(found)
+        if "metric" not in kinds and not epoch_cols:
+            out.extend(_averages(ev, table, row, heads, kinds, columns, ctx, source, note))
+    return out
+
+
+def _averages(
+    ev: Evidence,
+    table: Table,
+    row: Row,
+    heads: list[str],
+    kinds: list[str],
+    columns: list[tuple[int, Metric, str | None, str | None, str | None]],
+    ctx: dict,
+    source: str,
+    note: str,
+) -> list[Found]:
+    """The row's average columns as aggregate claims over the dataset columns before them."""
+    out: list[Found] = []
+    for col, kind in enumerate(kinds):
+        raw = cell_number(row[col].text) if kind == "aggregate" and col < len(row) else None
+        if raw is None or not is_average(heads[col]):
+            continue
+        parts = [(heads[c], cell_number(row[c].text)) for c, *_ in columns if c < col and c < len(row)]
+        values = [read_value(v) for _, v in parts if v is not None]
+        if len(parts) < 2 or len(values) != len(parts) or any(v[0] is None for v in values):
+            continue
+        found = _claim(
+            columns[0][1],
+            raw,
+            dataset=heads[col],
+            split=ctx["split"],
+            language=ctx["language"],
+            source=source,
+            quote=_row_quote(table, row) + note,
+            aggregate_of=[name for name, _ in parts],
+        )
+        if found is None:
+            continue
+        mean = sum(v[0] for v in values) / len(values)  # type: ignore[misc]
+        if abs(mean - found.claim.value) > 0.5 * 10 ** -(found.decimals or 4) + 0.5e-4:
+            ev.warn(
+                "aggregate-not-mean",
+                f"the card's {heads[col]!r} {raw} is not the mean of {', '.join(n for n, _ in parts)} "
+                f"({mean * 100:.2f}); not an aggregate claim",
+            )
+            continue
+        out.append(found)
     return out
 
 

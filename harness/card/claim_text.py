@@ -16,6 +16,7 @@ import re
 from harness.card.claim_words import (
     MAX_CLAIMS,
     SPLITS,
+    UNSTATED,
     Found,
     Metric,
     dataset_info,
@@ -225,7 +226,7 @@ _SCORE = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?\s*%|0?\.\d{2,})(?![\w.])")
 
 def _unnamed_metric_claim(ev: Evidence, ctx: _Context, block: Block, line: str, out: list[Found]) -> None:
     """ "This model scores 76.9% on STS test (french)", or "87.9%" under "## STS dev (german)": an STS
-    score that names no correlation is Spearman's (the STS convention), similarity unspecified."""
+    score that names no correlation; its metric is "unstated" (the card does not say which)."""
     text = " ".join(line.split())
     heading = block.section if text and _SCORE.fullmatch(text) else ""
     where = f"{text} {heading}"
@@ -241,13 +242,13 @@ def _unnamed_metric_claim(ev: Evidence, ctx: _Context, block: Block, line: str, 
     subset = _parenthesised_language(where) or ctx.only_language
     quote = f"{heading}: {text}" if heading else text
     claim = make_claim(
-        Metric("spearman", "unspecified"),
+        UNSTATED,
         value,
         dataset=mentions[0] if mentions else None,
         split=split_in(where),
         language=subset,
         source="text",
-        quote=quote + " [metric not stated; Spearman, the STS convention]",
+        quote=quote + " [metric not stated by the card]",
     )
     out.append(Found(claim, decimals))
 

@@ -53,8 +53,11 @@ class Found:
 
 @dataclass(frozen=True)
 class Metric:
-    metric: str  # spearman | pearson
+    metric: str  # spearman | pearson | unstated (the card names no correlation)
     similarity: str  # cosine | ... | unspecified
+
+
+UNSTATED = Metric("unstated", "unspecified")
 
 
 def similarity_in(text: str) -> str | None:
@@ -178,9 +181,16 @@ def make_claim(
     language: str | None,
     source: str,
     quote: str,
+    aggregate_of: list[str] | None = None,
+    checkpoint: str | None = None,
 ) -> Claim:
+    """A claim; `aggregate_of`: the datasets an average is over; `checkpoint`: the training-log row
+    of a claim that is history (an earlier row than the released model's)."""
     info = sts_dataset(dataset)
     return Claim(
+        aggregate_of=[clip(d, 100) for d in aggregate_of or []],
+        history=checkpoint is not None,
+        checkpoint=clip(checkpoint, 80) if checkpoint else None,
         metric=metric.metric,
         similarity=metric.similarity,
         value=value,

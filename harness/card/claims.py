@@ -5,7 +5,9 @@ SummEval, retrieval or classification results are not STS claims), Markdown and 
 (`claim_tables`), then prose, lists, code-block output and CSV lines (`claim_text`). Equal claims
 merge into one with several `sources`: the same number in the model-index and in a table, or an
 unspecified-similarity claim equal to a cosine one. Claims on different similarity functions stay
-apart (``spearman_max`` equal to ``spearman_cosine`` is its own claim, never compared).
+apart (``spearman_max`` equal to ``spearman_cosine`` is its own claim, never compared), and so do
+an average and a training log's earlier rows (`Claim.aggregate_of`, `Claim.history`). The earlier
+rows of a training log come after the claims, and are capped apart from them.
 """
 
 from __future__ import annotations
@@ -170,11 +172,12 @@ def _tolerance(found: Found) -> float:
     return 0.5 * 10 ** (-found.decimals) + 1e-9 if found.decimals is not None else 1e-9
 
 
-def _equal(a: Found, b: Found) -> bool:
+def _equal(a: Found, b: Found, *, metric: bool = True) -> bool:
     x, y = a.claim, b.claim
     sims = {x.similarity, y.similarity}
     return (
-        x.metric == y.metric
+        (x.metric == y.metric or not metric)
+        and (x.history, x.checkpoint, x.aggregate_of) == (y.history, y.checkpoint, y.aggregate_of)
         and (len(sims) == 1 or sims == {"unspecified", "cosine"})  # never an unnamed one into euclidean
         and abs(x.value - y.value) <= max(_tolerance(a), _tolerance(b))
         and _same_split(x.split, y.split)
@@ -194,15 +197,21 @@ def _merged(kept: Claim, other: Claim) -> Claim:
 
 
 def merge(found: list[Found]) -> list[Claim]:
-    """One claim per distinct claim, in the order first found; equal ones merge their sources."""
+    """One claim per distinct claim, in the order first found; equal ones merge their sources. A
+    number whose metric the card does not state there ("| STS17 | 83 |") is the same claim as an
+    equal one read before whose metric is stated (the model-index's cosine_spearman 0.8312), when
+    only one metric's claims equal it."""
     kept: list[Found] = []
     for f in found:
-        for i, k in enumerate(kept):
-            if _equal(k, f):
-                kept[i] = Found(_merged(k.claim, f.claim), k.decimals)
-                break
-        else:
+        hit = next((i for i, k in enumerate(kept) if _equal(k, f)), None)
+        if hit is None and f.claim.metric == "unstated":
+            same = [i for i, k in enumerate(kept) if _equal(k, f, metric=False)]
+            if len({kept[i].claim.metric for i in same}) == 1:
+                hit = same[0]
+        if hit is None:
             kept.append(f)
+        else:
+            kept[hit] = Found(_merged(kept[hit].claim, f.claim), kept[hit].decimals)
     return [k.claim for k in kept]
 
 
@@ -213,7 +222,9 @@ def read_claims(ev: Evidence, meta: dict, doc: Document, self_names: list[str]) 
     found = model_index_claims(ev, meta)
     found += table_claims(ev, doc, self_names, only)
     found += text_claims(ev, doc, only)
-    claims = merge(found)
+    merged = merge(found)
+    claims = [c for c in merged if not c.history]
+    history = [c for c in merged if c.history]  # a long training log never crowds out the claims
     if len(claims) > MAX_CLAIMS:
         ev.warn("too-many-claims", f"the card makes {len(claims)} claims; kept the first {MAX_CLAIMS}")
-    ev.claims = claims[:MAX_CLAIMS]
+    ev.claims = claims[:MAX_CLAIMS] + history[:MAX_CLAIMS]

@@ -393,6 +393,10 @@ _MAXLEN_RES = (
         r"\s*(?:is|of|:|=)\s*(?:\*\*)?(\d{1,3}(?:,\d{3})+|\d{2,7})\b"
     ),
     re.compile(r"(?i)\bsupported sequences?\s*:?\s*(\d{2,7})\b"),
+    # "supporting 8192 sequence length", "supports **8192 sequence length**"
+    re.compile(
+        r"(?i)\bsupport(?:s|ing)?\s+(?:\*\*)?(\d{1,3}(?:,\d{3})+|\d{2,7})\s+(?:sequence|context|token)\s+length"
+    ),
     re.compile(r"(?:上下文|窗口|序列|最大|输入)[^\d\n]{0,8}长度[^\d\n]{0,6}(\d{2,7})"),
 )
 _POOL_PROSE = re.compile(
@@ -429,7 +433,14 @@ def read_prose(ev: Evidence, doc: Document) -> None:
                 ev.warn("invalid-dimension", f"the prose gives a {d}-dimensional output; ignored")
             else:
                 dims.append((m.start(), d))
-    if dims:
+    sizes = sorted({_to_int(m.group(1)) for m in _DIM_RES[1].finditer(text)})
+    if len(sizes) > 1:  # "embedding_size=768" ... "embedding_size=256": a card about two models
+        ev.warn(
+            "ambiguous-dimension",
+            f"the prose states embedding sizes {', '.join(map(str, sizes))} (more than one model?); "
+            "dimension not taken from the prose",
+        )
+    elif dims:
         ev.add("dimension", min(dims)[1], "prose", RANK_PROSE)
     for regex in _MAXLEN_RES:
         m = regex.search(text)

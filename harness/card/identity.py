@@ -5,7 +5,9 @@ The model id is the id the card names for *itself*. Candidates come from usage c
 that is a Hub id, and links to a Hub model page (absolute or relative). The card's own names
 (its title, the model-index name) decide between them: a candidate whose name is the title wins;
 a usage snippet that loads a *sibling* (a different model of the same family, named like the title
-but not the title) gives no id and a warning, and so does a card that never names itself.
+but not the title) gives no id and a warning, and so does a card that never names itself, a family
+README that lists several models without saying which one it is, and a ``models.Transformer(base)``
+that the card builds on with more layers (`harness.card.family`).
 
 Languages are the ones the card declares (YAML ``language:``, a "Language:" description item),
 read through the one vocabulary in `harness.languages`; "multilingual" is a flag. With none
@@ -31,6 +33,7 @@ from harness.card.evidence import (
     clip,
     fmt,
 )
+from harness.card.family import builds_on_base, listed_models
 from harness.card.fields import description_items
 from harness.card.frontmatter import str_list
 from harness.card.ids import classify_model_id
@@ -142,11 +145,35 @@ def _owned_ids(body: str, name: str) -> list[str]:
     return sorted(i for i in ids if classify_model_id(i)[0] == "ok")
 
 
+def _checkpoint_of(
+    named: tuple[str, str, int], snippet_ids: list[tuple[str, str, int]]
+) -> tuple[str, str, int]:
+    """A title that names a project ("# shibing624/text2vec") while the usage code loads one model of
+    it and never the title ("shibing624/text2vec-base-chinese"): that model is the card's."""
+    value, where, rank = named
+    owner, _, name = value.lower().partition("/")
+    loaded = {v for v, _, _ in snippet_ids}
+    longer = {v for v in loaded if v.lower().startswith(f"{owner}/{name}-")}
+    if where == "title" and len(longer) == 1 and value not in loaded:
+        return (longer.pop(), "usage+title", rank)
+    return named
+
+
 def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
     found: list[tuple[str, str, int]] = []
     for regex, where, rank in _SNIPPETS:
         scope = body if where == "usage:SentenceTransformer()" else "\n".join(b.text for b in doc.code)
         found.extend((m.group(2).strip(), where, rank) for m in regex.finditer(scope))
+    if builds_on_base(doc):
+        bases = sorted({v for v, w, _ in found if w == "usage:models.Transformer()"})
+        if bases:
+            shown = ", ".join(repr(clip(v, 60)) for v in bases)
+            ev.warn(
+                "base-model-in-usage",
+                f"the usage code builds on {shown} with models.Transformer() and the card adds a Dense "
+                "layer: that is the base model, not this model's id",
+            )
+        found = [f for f in found if f[1] != "usage:models.Transformer()"]
     snippet_ids = [(v, w, r) for v, w, r in found if classify_model_id(v)[0] == "ok"]
     names = self_names(ev, meta)
     keys = [_key(n) for n in names if classify_model_id(n)[0] != "placeholder"]
@@ -156,6 +183,7 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
         m = _TITLE_ID.match(name)
         if m and classify_model_id(m.group(1))[0] == "ok":
             named.append((m.group(1), "title" if name == ev.name else "yaml:model-index", RANK_YAML))
+    named = [_checkpoint_of(n, snippet_ids) for n in named]
     for block in doc.blocks:
         for href in block.links:
             m = _HUB_LINK.match(href.strip())
@@ -171,6 +199,16 @@ def read_model_id(ev: Evidence, doc: Document, meta: dict, body: str) -> None:
         return any(_relation(k, value) in kinds for k in keys)
 
     chosen = named + [c for c in candidates if related(c[0], ("self",))]
+    family = listed_models(doc) if not chosen else []
+    loaded = {v.lower() for v, _, _ in snippet_ids}
+    if family and loaded & {f.lower() for f in family}:  # its code loads one of the models it lists
+        shown = ", ".join(family[:6]) + (f" and {len(family) - 6} more" if len(family) > 6 else "")
+        ev.warn(
+            "family-card",
+            f"the card lists {len(family)} models ({shown}) and does not say which one it is; model id "
+            "unknown",
+        )
+        return
     if not chosen and snippet_ids:
         chosen = [c for c in snippet_ids if related(c[0], ("family",))]
         siblings = ev.name is not None and _model_like(ev.name) and not chosen

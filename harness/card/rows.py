@@ -24,9 +24,10 @@ _NOT_OURS = re.compile(r"(?i)\bno fine-?tun|\bwithout fine-?tun|\bbase(?:line)?\
 _FACT_COLUMNS = {
     "dimension": re.compile(
         r"(?i)^(?:embedding |output |vector )?(?:dim|dims|dimension|dimensions|dimensionality)$"
+        r"|^(?:向量|嵌入|输出)?维度$"  # "维度": m3e's comparison table
     ),
     "max_seq_length": re.compile(
-        r"(?i)^(?:max(?:imum)? ?(?:tokens|length|seq(?:uence)? ?length)|context length)$"
+        r"(?i)^(?:max(?:imum)? ?(?:tokens|length|seq(?:uence)? ?length)|context length)$|^最大(?:长度|输入)$"
     ),
 }
 
@@ -77,7 +78,10 @@ def read_table_facts(ev: Evidence, doc: Document, names: list[str]) -> None:
     keys = self_keys(names)
     for table in doc.tables:
         heads = [" ".join(c.text.split()) for c in table.header]
-        if not heads or normalise(heads[0]) not in NAME_HEADERS or len(table.rows) < 2:
+        # a first column of names under a "Model" header, or under none ("|  | 维度 |" in m3e's card)
+        names_first = all(r and not re.fullmatch(r"[\d.,%*\s]+", r[0].text) for r in table.rows)
+        named = heads and (normalise(heads[0]) in NAME_HEADERS or (not heads[0] and names_first))
+        if not named or len(table.rows) < 2:
             continue
         rows = select_rows(table, 0, keys)
         if len(rows) != 1:

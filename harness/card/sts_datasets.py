@@ -192,6 +192,14 @@ def is_aggregate(name: str) -> bool:
     return key in AGGREGATE_KEYS or key in GENERIC_KEYS or bool(words & {"avg", "average", "mean", "overall"})
 
 
+def is_average(name: str) -> bool:
+    """An average column a card can be checked on ("Avg", "Mean", "Overall"): the mean of the datasets
+    beside it, unlike an MTEB category column ("STS") whose datasets the card does not name. ("all"
+    is not one: cards use it for the union of their test sets, whose score is no mean.)"""
+    words = set(re.findall(r"[a-z]+", name.lower()))
+    return bool(words & {"avg", "average", "mean", "overall"})
+
+
 def dataset_mentions(text: str) -> list[str]:
     """STS dataset names written in a piece of text, in order ("KorSTS", "STS-B", "stsb_multi_mt")."""
     out = []

@@ -28,18 +28,25 @@ The claim's MTEB task (read from the card) matches a task of that name. The clai
 it lies outside the run's 95% interval (the stored interval belongs to the main score, cosine
 Spearman; Pearson claims show the difference without a flag). Claims that match nothing are
 listed as not checked, with why.
+
+A claim whose metric the card does not state (``unstated``) is compared with cosine Spearman,
+MTEB's main score, and its row says so (`UNSTATED_METRIC_NOTE`); it is never shown as a Spearman
+claim. An average the card claims (``Claim.aggregate_of``: "Avg" over STS12, STS13, ...) is
+compared when every dataset it averages ran, each matching one task: with the mean of our scores,
+and an interval from theirs (`mean_ci`). A training log's earlier rows (``Claim.history``) are the
+card's record of training, not the released model's claim: they are not compared.
 """
 
 from __future__ import annotations
 
 import re
 
-from harness.evaluate import MAIN_METRIC, finite, stored_ci
+from harness.evaluate import MAIN_METRIC, finite, mean_ci, stored_ci
 from harness.languages import language_key, split_key
 from harness.records import Claim, ModelSpec, RunRecord
 from harness.report.lang import spec_covers, spec_languages
 from harness.report.page import ClaimRow, ModelInfo, Unit
-from harness.report.words import LANGUAGE_NAMES
+from harness.report.words import LANGUAGE_NAMES, UNSTATED_METRIC_NOTE
 
 STSB_FAMILY = frozenset(
     {
@@ -184,6 +191,55 @@ def not_compared_reason(claim: Claim) -> str | None:
     return f"not compared: {claim.similarity} similarity, not comparable with our cosine score"
 
 
+def claim_metric(claim: Claim) -> str:
+    """The score of ours a claim is compared with: the same correlation of cosine similarities, and
+    cosine Spearman (MTEB's main score) for a claim whose metric the card does not state."""
+    return MAIN_METRIC if claim.metric == "unstated" else f"cosine_{claim.metric}"
+
+
+def _notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _check_aggregate(
+    info: ModelInfo, claim: Claim, lang: str, ok_cells: dict[Unit, RunRecord], note: str
+) -> ClaimRow:
+    """An average over named datasets: compared when each ran, as one task, with the mean of ours."""
+    claimed, split, metric = claim.value * 100, normalize_split(claim.split), claim_metric(claim)
+    runs: list[tuple[Unit, RunRecord]] = []
+    for part in claim.aggregate_of:
+        matched = [
+            (u, r)
+            for u, r in sorted(ok_cells.items())
+            if normalize_split(u.split) == split and claim_dataset_matches(part, u.task, lang)
+        ]
+        if len(matched) != 1:
+            why = "no run" if not matched else "several tasks run: " + ", ".join(u.label for u, _ in matched)
+            reason = f"not checked: the average is over {', '.join(claim.aggregate_of)}; {part}: {why}"
+            return ClaimRow(info, claim, claimed, reason=reason, dataset_note=note)
+        runs.append(matched[0])
+    values = [finite(r.scores.get(metric)) for _, r in runs]
+    if any(v is None for v in values):
+        return ClaimRow(
+            info, claim, claimed, reason=f"not checked: a run stored no {metric}", dataset_note=note
+        )
+    cis = [stored_ci(r) if metric == MAIN_METRIC else None for _, r in runs]
+    mean, ci = mean_ci([v for v in values if v is not None], cis)
+    unit = Unit("mean of " + " + ".join(u.label for u, _ in runs), "default", split)
+    return ClaimRow(
+        info,
+        claim,
+        claimed,
+        unit=unit,
+        metric=metric,
+        measured=mean * 100,
+        measured_ci=None if ci is None else (ci[0] * 100, ci[1] * 100),
+        difference=mean * 100 - claimed,
+        outside=None if ci is None else not (ci[0] <= claim.value <= ci[1]),
+        dataset_note=_notes(note, f"the card's average over {', '.join(claim.aggregate_of)}"),
+    )
+
+
 def check_claims(
     info: ModelInfo, lang: str, ok_cells: dict[Unit, RunRecord], has_results: bool
 ) -> list[ClaimRow]:
@@ -192,7 +248,10 @@ def check_claims(
         return []
     rows: list[ClaimRow] = []
     for claim in spec.claims:
+        if claim.history:
+            continue  # an earlier row of a training log: the card's history, not the model's claim
         claimed = claim.value * 100
+        unstated = UNSTATED_METRIC_NOTE if claim.metric == "unstated" else ""
         claim_lang = _claim_language(claim, spec)
         unlike = not_compared_reason(claim)
         if claim_lang is None:
@@ -204,6 +263,9 @@ def check_claims(
             continue
         if unlike is not None:
             rows.append(ClaimRow(info, claim, claimed, reason=unlike))
+            continue
+        if claim.aggregate_of:
+            rows.append(_check_aggregate(info, claim, lang, ok_cells, unstated))
             continue
         if claim.dataset:
             datasets, note = [claim.dataset], ""
@@ -221,7 +283,7 @@ def check_claims(
             )
         ]
         matched, generic_note = _narrow_generic(claim, spec, lang, matched)
-        note = generic_note or note
+        note = _notes(generic_note or note, unstated)
         if not matched:
             if not ok_cells:
                 reason = "not checked: the model has no successful result for this language"
@@ -231,7 +293,7 @@ def check_claims(
                 reason = "not checked: no matching task run"
             rows.append(ClaimRow(info, claim, claimed, reason=reason, dataset_note=note))
             continue
-        metric = f"cosine_{claim.metric}"  # the same correlation of the same similarity
+        metric = claim_metric(claim)  # the same correlation of the same similarity
         for unit, run in matched:
             value = finite(run.scores.get(metric))
             if value is None:

@@ -14,6 +14,9 @@ from markupsafe import Markup, escape
 from harness.evaluate import PairedTest
 from harness.records import ErrorKind
 
+#: how a claim whose metric the card does not state is compared (issue 27)
+UNSTATED_METRIC_NOTE = "metric not stated by the card; compared with cosine Spearman, MTEB's main score"
+
 WARNING_TEXT: dict[str, str] = {
     # identity
     "placeholder-model-id": "The card's model id is a template placeholder, so the card does not say "
@@ -26,6 +29,10 @@ WARNING_TEXT: dict[str, str] = {
     "is about; its id is not used.",
     "unfilled-template": "The card is an unfilled template: its name and description are placeholders.",
     "html-in-name": "The card's title contained HTML markup; it was removed.",
+    "family-card": "The card describes several models and does not say which one it is; no model id "
+    "is taken from it.",
+    "base-model-in-usage": "The card's usage code builds the model on top of another model; that base "
+    "model's id is not this model's.",
     # language
     "inferred-language": "The card does not declare a language; the language was inferred from its "
     "example text.",
@@ -35,6 +42,8 @@ WARNING_TEXT: dict[str, str] = {
     "max-seq-length-exceeds-positions": "The maximum sequence length is longer than the model's position "
     "embeddings allow.",
     "invalid-dimension": "The card states an embedding size that is not a plausible number; it was ignored.",
+    "ambiguous-dimension": "The card states more than one embedding size (it describes more than one "
+    "model); none was taken.",
     "invalid-max-seq-length": "The card states a maximum sequence length that is not plausible; it was "
     "ignored.",
     "invalid-pooling": "The card names a pooling mode that is not known; it was ignored.",
@@ -58,6 +67,8 @@ WARNING_TEXT: dict[str, str] = {
     "claim-without-split": "A claimed score does not say which split it was measured on (test is assumed).",
     "claim-ambiguous": "A claimed score is ambiguous about what it measures.",
     "invalid-claim": "A claimed score could not be read as a correlation between -1 and 1.",
+    "aggregate-not-mean": "An average the card claims is not the mean of the scores beside it, so it "
+    "is not compared.",
     "invalid-model-index": "The card's model-index metadata is malformed.",
     "too-many-claims": "The card makes more claims than the registry keeps.",
     # registry overrides
