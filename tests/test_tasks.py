@@ -252,8 +252,10 @@ def test_pairs_task_missing_file(tmp_path):
 
 def test_no_local_file_and_hub_disabled(monkeypatch):
     task = StsTask(name="RonSTS", subset="default", languages=["ro"], hf_dataset="mteb/RonSTS", revision="r1")
-    expected = r"expected mteb/RonSTS/default/test\.jsonl or "
-    r"ro_sts/RO-STS\.test\.tsv.*Hub loading is disabled"
+    expected = (
+        r"expected mteb/RonSTS/default/test\.jsonl or ro_sts/RO-STS\.test\.tsv"
+        r".*Hub loading is disabled"
+    )
     with pytest.raises(TaskUnavailable, match=expected):
         T.load_pairs(task, allow_hub=False)
 

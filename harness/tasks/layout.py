@@ -21,6 +21,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TextIO
 
 GENERIC_FOLDER = "mteb"
 GENERIC_SUFFIX = ".jsonl"
@@ -111,18 +112,18 @@ def write_jsonl(path: Path, rows: Iterable[tuple[str, str, float]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
 
-    def write(fh: object) -> None:
+    def write(fh: TextIO) -> None:
         nonlocal count
         for s1, s2, score in rows:
             record = {"sentence1": s1, "sentence2": s2, "score": float(score)}
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")  # type: ignore[attr-defined]
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
 
     write_atomic(path, write)
     return count
 
 
-def write_atomic(path: Path, write: Callable[[object], None]) -> None:
+def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
     """Write a text file through a temporary file in the same folder, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
