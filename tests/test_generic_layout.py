@@ -327,6 +327,20 @@ def test_tasks_are_counted_by_source(monkeypatch, capsys):
     assert T.counts_line(counts) in capsys.readouterr().out
 
 
+@needs_real_data
+def test_info_counts_tasks_by_source(monkeypatch, capsys):
+    from harness import cli
+
+    monkeypatch.setenv(T.ENV_DATA_DIR, str(REAL_DATA))
+    assert cli.main(["info", "--json", "--config", "none"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["tasks_by_source"] == T.source_counts(T.catalog(None, REAL_DATA))
+    assert (
+        info["tasks_by_source"]["generic"] == 12
+    )  # the 13 copies less STSB validation (test is the default)
+    assert set(info["languages"]["ko"]["local"]) == {"KorSTS", "KLUE-STS"}
+
+
 # ---------------------------------------------------------------- harness data export
 
 
