@@ -16,7 +16,8 @@ import pytest
 from harness import run as runner
 from harness import store
 
-pytestmark = pytest.mark.integration
+# The English run encodes ~25,000 sentences: minutes of CPU, more on a shared machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 REPO = Path(__file__).resolve().parent.parent
 BASE_KEY = "sentence-transformers__all-minilm-l6-v2"
 PUBLISHED_FOLDER = "data/mteb-results/results/sentence-transformers__all-MiniLM-L6-v2"

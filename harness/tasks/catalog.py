@@ -24,6 +24,15 @@ evaluation splits instead. ``splits=[...]`` asks for others among mteb's evaluat
 ``dev`` and ``validation`` are the same split (mteb says ``validation`` for most tasks and
 ``dev`` for STSBenchmarkMultilingualSTS, the local files always say ``dev``). A task's
 ``split`` keeps mteb's spelling so results line up with MTEB's.
+
+Local data
+----------
+With a data folder, an MTEB task's file is looked for in the generic layout first
+(``mteb/<Task>/<subset>/<split>.jsonl``, :mod:`harness.tasks.layout`), then in its dataset's own
+format (:mod:`harness.tasks.readers`), else the task needs the Hub. Either copy runs under mteb's
+name only when it equals the statistics mteb ships (:mod:`harness.tasks.verify`); otherwise as
+``<Task>-local``. :func:`load_pairs` gives the pairs as mteb's evaluator scores them: gold
+normalised with the task's ``min_score``/``max_score``.
 """
 
 from __future__ import annotations
