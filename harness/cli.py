@@ -117,6 +117,30 @@ def tasks(
     raise typer.Exit(tasks_command(codes[0] if codes else None, _checked(cfg.existing_dir, "data_dir")))
 
 
+data_app = typer.Typer(no_args_is_help=True, help="STS data: export MTEB's tasks in the generic layout.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("export")
+def data_export(
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages' tasks.")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="Only these MTEB task names.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write <out>/mteb/<Task>/<subset>/<split>.jsonl in.")
+    ] = Path("sts-data"),
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write MTEB's STS evaluation splits in the generic layout (mteb's loader online; offline, the
+    local copies that match mteb's statistics), with a MANIFEST; copy the folder to an offline machine."""
+    from harness.config import check_languages
+    from harness.tasks.export import export_command
+
+    codes = _checked(check_languages, lang) or None
+    cfg = _config(config, data_dir=data_dir)
+    raise typer.Exit(export_command(out, codes, task or None, _checked(cfg.existing_dir, "data_dir")))
+
+
 @app.command()
 def run(
     lang: Annotated[

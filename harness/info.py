@@ -2,7 +2,8 @@
 
 The resolved configuration with each value's source, the device and dtype a run would get,
 the registry's models per language, and per language which STS tasks have data here: a local
-copy, the Hub (only when it is usable now), or neither.
+copy, the Hub (only when it is usable now), or neither; and how many tasks take their data from
+each source (generic local copy, dataset reader, Hub, none).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def gather(cfg: Config) -> dict[str, Any]:
     """Everything `harness info` shows, as plain JSON data."""
     from harness.encode import default_cache_dir, pick_device, resolve_dtype
     from harness.registry import load_registry
-    from harness.tasks import availability, catalog, offline_reason
+    from harness.tasks import availability, catalog, offline_reason, source_counts
 
     problems: list[str] = []
     folders: dict[str, Path | None] = {}
@@ -70,6 +71,7 @@ def gather(cfg: Config) -> dict[str, Any]:
             "multilingual": [s.key for s in specs if s.is_multilingual],
         },
         "languages": dict(sorted(languages.items())),
+        "tasks_by_source": source_counts(tasks),
         "problems": problems,
         "notes": notes,
     }
@@ -81,6 +83,7 @@ def render(info: dict[str, Any]) -> None:
     from rich.text import Text
 
     from harness.console import table_console
+    from harness.tasks import counts_line
 
     console = table_console()
 
@@ -129,6 +132,7 @@ def render(info: dict[str, Any]) -> None:
         cells = [code, ", ".join(row["models"]), ", ".join(row["local"]), len(row["hub"]), len(row["none"])]
         languages.add_row(*(Text(str(cell or "-")) for cell in cells))
     console.print(languages)
+    say(f"STS tasks by data source: {counts_line(info['tasks_by_source'])}")
     if quiet:
         say(
             f"{len(quiet)} more language(s) with STS tasks but no model and no local data: {', '.join(quiet)}"

@@ -15,7 +15,7 @@ import pytest
 
 from harness import tasks as T
 from harness.records import StsTask
-from harness.tasks import DataError, TaskUnavailable
+from harness.tasks import DataError, TaskUnavailable, readers
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = next(
@@ -59,7 +59,9 @@ def test_score_first_tab_csv_keeps_leading_quote(tmp_path):
         '1.0\tEr sagt "ja".\tSie sagt „nein“.\n'
     )
     path = write(tmp_path / "german_stsbenchmark/deepl/stsb_de_test.csv", text)
-    pairs = T.load_pairs(local_task("GermanSTSBenchmark", path))
+    pairs = readers.load_pairs(  # the file's own scores
+        local_task("GermanSTSBenchmark", path)
+    )
     assert len(pairs) == 3
     assert pairs.sentence1 == ['"Zitat: Hallo', "Zweiter Satz.", 'Er sagt "ja".']
     assert pairs.sentence2 == ["Ein Satz.", 'Ende des Zitats."', "Sie sagt „nein“."]
@@ -76,7 +78,9 @@ def test_rfc4180_comma_csv_with_doubled_quotes_and_crlf(tmp_path):
         "Plain one.,Plain two.,0\r\n"
     )
     path = write(tmp_path / "stsb_multi_mt/stsb-de-test.csv", text)
-    pairs = T.load_pairs(local_task("STSBenchmarkMultilingualSTS", path, subset="de"))
+    pairs = readers.load_pairs(  # the file's own scores
+        local_task("STSBenchmarkMultilingualSTS", path, subset="de")
+    )
     assert pairs.sentence1 == ['He said "hi", then left.', "A girl, smiling.", "Plain one."]
     assert pairs.sentence2 == ["Er sagte hallo.", "Ein Mädchen, lächelnd.", "Plain two."]
     assert pairs.gold == [2.5, 3.6, 0.0]
@@ -86,7 +90,9 @@ def test_rfc4180_comma_csv_with_doubled_quotes_and_crlf(tmp_path):
 def test_romanian_tsv_with_typographic_and_leading_quotes(tmp_path):
     text = '4.2\t„Bună ziua”, a spus el.\t"Salut", a zis.\n0.8\tO fată.\tUn băiat.\n'
     path = write(tmp_path / "ro_sts/RO-STS.test.tsv", text)
-    pairs = T.load_pairs(local_task("RonSTS", path))
+    pairs = readers.load_pairs(  # the file's own scores
+        local_task("RonSTS", path)
+    )
     assert pairs.sentence1 == ["„Bună ziua”, a spus el.", "O fată."]
     assert pairs.sentence2 == ['"Salut", a zis.', "Un băiat."]
     assert pairs.gold == [4.2, 0.8]
@@ -246,7 +252,11 @@ def test_pairs_task_missing_file(tmp_path):
 
 def test_no_local_file_and_hub_disabled(monkeypatch):
     task = StsTask(name="RonSTS", subset="default", languages=["ro"], hf_dataset="mteb/RonSTS", revision="r1")
-    with pytest.raises(TaskUnavailable, match=r"expected ro_sts/RO-STS\.test\.tsv.*Hub loading is disabled"):
+    expected = (
+        r"expected mteb/RonSTS/default/test\.jsonl or ro_sts/RO-STS\.test\.tsv"
+        r".*Hub loading is disabled"
+    )
+    with pytest.raises(TaskUnavailable, match=expected):
         T.load_pairs(task, allow_hub=False)
 
 
@@ -451,7 +461,8 @@ def test_hub_fast_loading_filters_lang_and_renames(fake_hub, mteb_tasks):
         {"test": datasets.Dataset.from_dict(rows), "dev": datasets.Dataset.from_dict(rows)}
     )
     pairs = T.load_pairs(hub_task("STSBenchmarkMultilingualSTS", "de"))
-    assert pairs.sentence1 == ["Ein Mädchen."] and pairs.sentence2 == ["Ein Junge."] and pairs.gold == [1.5]
+    assert pairs.sentence1 == ["Ein Mädchen."] and pairs.sentence2 == ["Ein Junge."]
+    assert pairs.gold == [mteb_tasks["STSBenchmarkMultilingualSTS"]._normalize(1.5)]  # as mteb scores it
     meta = mteb_tasks["STSBenchmarkMultilingualSTS"].metadata
     assert calls == [{"path": meta.dataset["path"], "revision": meta.dataset["revision"]}]
 
@@ -467,7 +478,7 @@ def test_hub_monolingual_and_transform(fake_hub, mteb_tasks):
             )
         }
     )
-    assert T.load_pairs(hub_task("RonSTS")).gold == [0.5]
+    assert T.load_pairs(hub_task("RonSTS")).gold == [0.1]  # 0.5 normalised by mteb's 0..5
     assert calls[-1] == {"path": "mteb/RonSTS", "revision": mteb_tasks["RonSTS"].metadata.dataset["revision"]}
     # SICKFr renames its columns in dataset_transform, as mteb does.
     tables["Lajavaness/SICK-fr"] = datasets.DatasetDict(
@@ -478,7 +489,7 @@ def test_hub_monolingual_and_transform(fake_hub, mteb_tasks):
         }
     )
     pairs = T.load_pairs(hub_task("SICKFr"))
-    assert (pairs.sentence1, pairs.sentence2, pairs.gold) == (["Un"], ["Deux"], [4.0])
+    assert (pairs.sentence1, pairs.sentence2, pairs.gold) == (["Un"], ["Deux"], [0.8])  # 4.0 on SICKFr's 0..5
 
 
 def test_hub_multilingual_subset_is_config_name(fake_hub):
@@ -544,7 +555,7 @@ def test_real_data_catalog_and_rows():
     stsb = T.load_pairs(tasks["STSBenchmarkMultilingualSTS[de]"])
     assert len(stsb) == 1379
     assert tasks["GermanSTSBenchmark"].in_mteb  # MTEB's GermanSTSBenchmark is the AWS translation
-    deepl = T.load_pairs(tasks["GermanSTSBenchmark-deepl"])
+    deepl = readers.load_pairs(tasks["GermanSTSBenchmark-deepl"])  # the files' own scores
     assert len(deepl) == 1379
     assert (deepl.gold[0], deepl.sentence1[0], deepl.sentence2[0]) == (
         2.5,
@@ -556,7 +567,7 @@ def test_real_data_catalog_and_rows():
         "Eine Gruppe von Männern spielt am Strand Fußball.",
         "Eine Gruppe von Jungen spielt am Strand Fußball.",
     )
-    aws = T.load_pairs(tasks["GermanSTSBenchmark"])
+    aws = readers.load_pairs(tasks["GermanSTSBenchmark"])
     assert (aws.gold[0], aws.sentence1[0], aws.sentence2[0]) == (
         2.5,
         "Ein Mädchen stylt ihr Haar.",
@@ -565,7 +576,7 @@ def test_real_data_catalog_and_rows():
     ro = T.load_pairs(tasks["RonSTS"])
     assert len(ro) == 1379
     assert (ro.sentence1[0], ro.sentence2[0]) == ("O fată își aranjează părul.", "O fată se piaptănă.")
-    assert stsb.gold == deepl.gold == ro.gold  # same STS-B rows, same scores
+    assert stsb.gold == ro.gold == [g / 5 for g in deepl.gold]  # same rows and scores, normalised
     # Unquoted reading keeps the fields that start with a quote (9 in RO-STS test).
     assert sum(s.startswith('"') for s in ro.sentence1 + ro.sentence2) == 9
 

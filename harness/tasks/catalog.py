@@ -24,31 +24,41 @@ evaluation splits instead. ``splits=[...]`` asks for others among mteb's evaluat
 ``dev`` and ``validation`` are the same split (mteb says ``validation`` for most tasks and
 ``dev`` for STSBenchmarkMultilingualSTS, the local files always say ``dev``). A task's
 ``split`` keeps mteb's spelling so results line up with MTEB's.
+
+Local data
+----------
+With a data folder, an MTEB task's file is looked for in the generic layout first
+(``mteb/<Task>/<subset>/<split>.jsonl``, :mod:`harness.tasks.layout`), then in its dataset's own
+format (:mod:`harness.tasks.readers`), else the task needs the Hub. Either copy runs under mteb's
+name only when it equals the statistics mteb ships (:mod:`harness.tasks.verify`); otherwise as
+``<Task>-local``. :func:`load_pairs` gives the pairs as mteb's evaluator scores them: gold
+normalised with the task's ``min_score``/``max_score``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import DataError, TaskUnavailable
 from harness.languages import normalize_language
-from harness.records import METRIC_KEYS, StsTask
+from harness.records import METRIC_KEYS, StsPairs, StsTask
+from harness.tasks import readers
 from harness.tasks.hub import offline_reason
+from harness.tasks.layout import GENERIC_FORMAT, generic_file, outside_data_folder, stray_files
 from harness.tasks.readers import (
-    ENV_DATA_DIR,
     LOCAL_SUFFIX,
     check_scorable,
-    data_dir_from,
     local_path,
     local_revision,
     local_source,
     read_file,
+    reader_key,
 )
 from harness.tasks.verify import Verification, verify_local
 
@@ -101,6 +111,7 @@ class _TaskInfo:
     description: str
     in_mteb: bool = True
     mteb_langs: tuple[tuple[str, ...], ...] = ()  # MTEB's language-script codes, per subset (same order)
+    score_range: tuple[float, float] | None = None  # mteb's min_score, max_score: gold is normalised by them
 
 
 def iso639_1(code: str) -> str:
@@ -140,6 +151,7 @@ def _info_from_mteb(task: Any) -> _TaskInfo:
         subsets=subsets,
         mteb_langs=tuple(tuple(codes) for _, codes in raw),
         description=_first_sentence(meta.description or ""),
+        score_range=(task.min_score, task.max_score),
     )
 
 
@@ -175,6 +187,7 @@ def _task_infos() -> dict[str, _TaskInfo]:
             description=local.description,
             in_mteb=False,
             mteb_langs=like.mteb_langs[:1],
+            score_range=like.score_range,
         )
     return dict(sorted(infos.items(), key=lambda kv: kv[0].lower()))
 
@@ -245,6 +258,9 @@ def catalog(
             hint = f"; did you mean {', '.join(by_lower[h] for h in hints)}?" if hints else ""
             raise TaskUnavailable(f"unknown STS task(s): {', '.join(unknown)}{hint}")
 
+    if data_dir is not None:
+        for line in stray_files(data_dir, _layout_known(infos)):
+            warnings.warn(line, stacklevel=2)  # a command prints it once, as a `harness:` line
     tasks: list[StsTask] = []
     for name, info in infos.items():
         named = wanted_names is not None and name.lower() in wanted_names
@@ -274,16 +290,36 @@ def catalog(
     return tasks
 
 
+def _layout_known(infos: dict[str, _TaskInfo]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Task -> subset -> evaluation splits, for the generic layout's stray-file check."""
+    return {
+        name: {subset: info.eval_splits for subset, _ in info.subsets}
+        for name, info in infos.items()
+        if info.in_mteb
+    }
+
+
+def _local_file(info: _TaskInfo, subset: str, split: str, data_dir: Path) -> Path | None:
+    """The task's local file: the generic layout first (MTEB tasks), then its dataset's own format."""
+    if info.in_mteb:
+        generic = generic_file(data_dir, info.name, subset, split)
+        if generic is not None:
+            return generic
+    rel = local_path(info.name, subset, split)
+    path = Path(data_dir) / rel if rel is not None else None
+    return path.resolve() if path is not None and path.is_file() else None
+
+
 def _make_task(info: _TaskInfo, subset: str, langs: list[str], split: str, data_dir: Path | None) -> StsTask:
     local_files: list[str] = []
     revision = info.revision
-    rel = local_path(info.name, subset, split)
-    if data_dir is not None and rel is not None:
-        path = Path(data_dir) / rel
-        if path.is_file():
-            path = path.resolve()
-            local_files = [str(path)]
-            revision = local_revision(path)
+    path = _local_file(info, subset, split, data_dir) if data_dir is not None else None
+    if path is not None:
+        local_files = [str(path)]
+        try:
+            revision = _content_revision(info.name, path)
+        except (DataError, TaskUnavailable):
+            revision = None  # loading fails with the same error, naming the file: only this task is left out
     if info.in_mteb:
         description = f"{info.description} MTEB dataset: {info.hf_dataset} revision {info.revision}."
     else:
@@ -304,8 +340,7 @@ def _make_task(info: _TaskInfo, subset: str, langs: list[str], split: str, data_
     )
     if not local_files:
         return task
-    source = local_source(info.name)
-    description += f" Local file: {local_files[0]} ({source.fmt.description})."  # type: ignore[union-attr]
+    description += f" Local file: {local_files[0]} ({_format_description(task)})."
     check = verification(task)
     if not info.in_mteb or check is None or check.ok or check.status == "unreadable":
         # An unreadable file fails to load with the same error: nothing is scored under MTEB's name.
@@ -333,20 +368,52 @@ def verification(task: StsTask) -> Verification | None:
     """
     if len(task.local_files) != 1:
         return None
-    like = next((o.like for o in LOCAL_ONLY_TASKS if o.name == task.name), None)
-    base = task.name if task.in_mteb else (like or task.name.removesuffix(LOCAL_SUFFIX))
-    source = local_source(task.name)
-    if source is None or base not in _task_infos() or not _task_infos()[base].in_mteb:
+    base = _base_name(task)
+    key = reader_key(task)
+    if key == "custom" or base not in _task_infos() or not _task_infos()[base].in_mteb:
         return None
-    return verify_local(
-        base,
-        task.subset,
-        task.split,
-        Path(task.local_files[0]),
-        task.revision or "",
-        source.fmt.key,
-        source.whitespace_note,
-    )
+    source = local_source(task.name)
+    note = source.whitespace_note if source is not None and key != GENERIC_FORMAT else None
+    path = Path(task.local_files[0])
+    return verify_local(base, task.subset, task.split, path, task.revision or "", key, note)
+
+
+def _base_name(task: StsTask) -> str:
+    """The catalogued task a task stands for: itself, the MTEB task a ``<Task>-local`` copy or a
+    harness-local mirror (``GermanSTSBenchmark-deepl``) copies."""
+    if task.in_mteb:
+        return task.name
+    like = next((o.like for o in LOCAL_ONLY_TASKS if o.name == task.name), None)
+    return like or task.name.removesuffix(LOCAL_SUFFIX)
+
+
+def _content_revision(name: str, path: Path) -> str:
+    """A local file's content revision; a generic-layout link out of the data folder is never read."""
+    key = reader_key(StsTask(name=name, subset="default", languages=[], local_files=[str(path)]))
+    refused = outside_data_folder(path) if key == GENERIC_FORMAT else None
+    if refused:
+        raise DataError(f"{path}: {refused}")
+    return local_revision(path)
+
+
+def _format_description(task: StsTask) -> str:
+    if reader_key(task) == GENERIC_FORMAT:
+        return "MTEB generic layout: JSON Lines of sentence1, sentence2, score"
+    source = local_source(task.name)
+    return source.fmt.description if source is not None else "user file"
+
+
+def load_pairs(task: StsTask, *, allow_hub: bool = True) -> StsPairs:
+    """The task's pairs as mteb's STS evaluator scores them: read (:func:`readers.load_pairs`),
+    then each gold score normalised with the task's ``min_score``/``max_score`` as mteb's
+    ``AbsTaskSTS._normalize`` does (Spearman is unchanged; Pearson and the stored gold arrays are
+    mteb's). Users' pairs files keep their own scale. DataError / TaskUnavailable as the reader."""
+    pairs = readers.load_pairs(task, allow_hub=allow_hub)
+    info = _task_infos().get(_base_name(task)) if not task.name.startswith("custom:") else None
+    if info is None or info.score_range is None:
+        return pairs
+    low, high = info.score_range
+    return pairs.model_copy(update={"gold": [(x - low) / (high - low) for x in pairs.gold]})
 
 
 def _mteb_langs(info: _TaskInfo, subset: str) -> list[str]:
@@ -357,6 +424,13 @@ def _mteb_langs(info: _TaskInfo, subset: str) -> list[str]:
 
 
 Availability = Literal["local", "hub", "unavailable"]
+DataSource = Literal["generic", "reader", "hub", "none"]
+DATA_SOURCES: dict[DataSource, str] = {
+    "generic": "generic local copy",
+    "reader": "dataset reader",
+    "hub": "Hub",
+    "none": "none",
+}
 
 
 def availability(task: StsTask) -> Availability:
@@ -366,6 +440,14 @@ def availability(task: StsTask) -> Availability:
     if task.hf_dataset and not offline_reason():
         return "hub"
     return "unavailable"
+
+
+def data_source(task: StsTask) -> DataSource:
+    """:func:`availability`, with a local copy told apart: the generic layout or a dataset's own format."""
+    state = availability(task)
+    if state == "local":
+        return "generic" if reader_key(task) == GENERIC_FORMAT else "reader"
+    return "hub" if state == "hub" else "none"
 
 
 # ---------------------------------------------------------------- user pairs files
@@ -401,79 +483,3 @@ def pairs_task(path: Path, language: str | None = None) -> StsTask:
         description=f"User pairs file {path} ({len(pairs)} pairs); not an MTEB task.",
         in_mteb=False,
     )
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def _check_cell(task: StsTask, state: Availability) -> str:
-    if state != "local":
-        return "-"
-    check = verification(task)
-    if check is None:
-        return "user data, nothing to check"
-    return check.summary()
-
-
-def tasks_command(lang: str | None, data_dir: Path | None) -> int:
-    """``harness tasks``: print the catalog as a rich table.
-
-    Returns 0 on success, 1 when no task matches, 2 on bad input (unknown language, missing data dir).
-    """
-    from rich.console import Console
-    from rich.table import Table
-
-    from harness.console import table_console
-
-    console = table_console()
-    err = Console(stderr=True)
-    folder = data_dir_from(data_dir)
-    try:
-        tasks = catalog([lang] if lang else None, folder)
-    except (DataError, TaskUnavailable, ValueError) as exc:
-        err.print(f"harness: {exc}", markup=False, highlight=False)
-        return 2
-    if not tasks:
-        err.print(f"harness: no STS tasks for language {lang!r}", markup=False, highlight=False)
-        return 1
-    offline = offline_reason()
-    title = f"STS tasks{f' for {lang}' if lang else ''}"
-    caption = (
-        f"data dir: {folder}"
-        if folder
-        else f"no data dir (pass --data-dir or set {ENV_DATA_DIR}); "
-        "cross-lingual subsets are listed only by task name"
-    )
-    table = Table(title=title, caption=caption)
-    table.add_column("task", overflow="fold")
-    table.add_column("subset", overflow="fold")
-    table.add_column("languages")
-    table.add_column("split")
-    table.add_column("main score")
-    table.add_column("MTEB")
-    table.add_column("data", overflow="fold")
-    table.add_column("local copy vs mteb's statistics", overflow="fold")
-    for task in tasks:
-        state = availability(task)
-        if state == "local":
-            shown = Path(task.local_files[0])
-            if folder is not None:
-                with contextlib.suppress(ValueError):
-                    shown = shown.relative_to(Path(folder).resolve())
-            data = f"local: {shown}"
-        elif task.hf_dataset:
-            data = f"hub-only (offline: {offline})" if offline else "hub-only"
-        else:
-            data = "unavailable"
-        table.add_row(
-            task.name,
-            task.subset,
-            ", ".join(task.languages),
-            task.split,
-            task.main_score,
-            "yes" if task.in_mteb else "no (harness-local)",
-            data,
-            _check_cell(task, state),
-        )
-    console.print(table)
-    return 0

@@ -3,7 +3,12 @@
 Local data
 ----------
 A data folder (``--data-dir DIR`` or ``HARNESS_DATA_DIR``, see :func:`data_dir_from`) laid out
-like ``shared/data/sts``. ``<s>`` is the split as the files spell it (train/dev/test):
+like ``shared/data/sts``. Any MTEB STS task may sit there in the generic layout
+(``mteb/<TaskName>/<subset>/<split>.jsonl``, :mod:`harness.tasks.layout`; format key
+``mteb-jsonl``: JSON Lines, empty sentences kept as mteb keeps them), which the catalog looks for
+first. The dataset-specific readers below stay because these files are the datasets' own
+published formats, the ones users download (the generic layout made the others unnecessary).
+``<s>`` is the split as the files spell it (train/dev/test):
 
 =================================  =============================================  ==========================
 task (subset)                      file under the data dir                        format
@@ -71,6 +76,7 @@ from harness.errors import DataError, TaskUnavailable
 from harness.model_files import UnreadableFile, read_bytes
 from harness.records import StsPairs, StsTask
 from harness.tasks.hub import load_split, offline_reason
+from harness.tasks.layout import GENERIC_FORMAT, generic_rel, is_generic, outside_data_folder
 
 ENV_DATA_DIR = "HARNESS_DATA_DIR"
 REQUIRED_COLUMNS = ("sentence1", "sentence2", "score")
@@ -189,9 +195,18 @@ def local_revision(path: Path) -> str:
 
 
 def local_path(name: str, subset: str, split: str) -> str | None:
-    """Where a task's file lives under a data dir (relative), when the harness knows one."""
+    """Where a task's file lives under a data dir (relative) in its dataset's own format, when the
+    harness reads one (the generic layout's path is :func:`harness.tasks.layout.generic_rel`)."""
     source = local_source(name)
     return source.pattern.format(subset=subset, split=_FILE_SPLIT.get(split, split)) if source else None
+
+
+def reader_key(task: StsTask) -> str:
+    """The format a task's local file is read in: the generic layout's, its dataset's, or a user file's."""
+    if task.local_files and is_generic(Path(task.local_files[0])) and not task.name.startswith("custom:"):
+        return GENERIC_FORMAT
+    source = local_source(task.name)
+    return source.fmt.key if source is not None else "custom"
 
 
 # ---------------------------------------------------------------- reading files
@@ -444,15 +459,22 @@ def check_scorable(path: Path, pairs: StsPairs) -> None:
 def read_file(path: Path, reader_key: str) -> tuple[StsPairs, str]:
     """Parse a local file (cached by path, content hash and reader); returns pairs and digest.
 
-    ``reader_key`` is a benchmark format's key (``stsb-csv``, ``score-first-tsv``) or ``custom``.
+    ``reader_key`` is a benchmark format's key (``stsb-csv``, ``score-first-tsv``), the generic
+    layout's (``mteb-jsonl``: a link out of its data folder is refused) or ``custom``.
     """
+    if reader_key == GENERIC_FORMAT:
+        refused = outside_data_folder(path)
+        if refused:
+            raise DataError(f"{path}: {refused}")
     data = _read_regular(path)
     digest = _digest(data)
     key = (str(path), digest, reader_key)
     if key not in _PARSED:
         text = _decode(path, data)
         fmt = next((s.fmt for s in LOCAL_SOURCES.values() if s.fmt.key == reader_key), None)
-        if fmt is not None:  # a benchmark file in its known format: no header, score in range
+        if reader_key == GENERIC_FORMAT:  # mteb's rows as exported: empty sentences kept, as mteb does
+            pairs = _pairs(path, _jsonl_rows(path, text), keep_empty=True)
+        elif fmt is not None:  # a benchmark file in its known format: no header, score in range
             records = _records(path, text, fmt.delimiter, fmt.quoting)
             pairs = _pairs(path, _delimited_rows(path, records, fmt, known_format=True), fmt)
         elif path.suffix.lower() in {".jsonl", ".ndjson"} or text.lstrip().startswith("{"):
@@ -478,10 +500,12 @@ def load_pairs(task: StsTask, *, allow_hub: bool = True) -> StsPairs:
     if task.local_files:
         return _load_local(task)
     where = f"{task.label} ({task.split})"
-    rel = local_path(task.name, task.subset, task.split)
+    rels = [generic_rel(task.name, task.subset, task.split)] if task.in_mteb else []
+    rels += [rel] if (rel := local_path(task.name, task.subset, task.split)) else []
     no_local = (
-        f"no local file (expected {rel} under the data dir; pass --data-dir or set {ENV_DATA_DIR})"
-        if rel
+        f"no local file (expected {' or '.join(rels)} under the data dir; "
+        f"pass --data-dir or set {ENV_DATA_DIR})"
+        if rels
         else "no local copy of this task is known"
     )
     if not task.hf_dataset:
@@ -491,16 +515,15 @@ def load_pairs(task: StsTask, *, allow_hub: bool = True) -> StsPairs:
     offline = offline_reason()
     if offline:
         raise TaskUnavailable(f"{where}: {no_local}, and the Hub is offline ({offline})")
-    return _pairs_from_rows(*load_split(task, where, no_local))
+    return pairs_from_rows(*load_split(task, where, no_local))
 
 
 def _load_local(task: StsTask) -> StsPairs:
-    source = local_source(task.name)
-    reader_key = source.fmt.key if source is not None else "custom"
+    key = reader_key(task)
     parts: list[StsPairs] = []
     digests: list[str] = []
     for name in task.local_files:
-        pairs, digest = read_file(Path(name), reader_key)
+        pairs, digest = read_file(Path(name), key)
         parts.append(pairs)
         digests.append(digest)
     if task.revision and task.revision.startswith("local-"):
@@ -519,7 +542,7 @@ def _load_local(task: StsTask) -> StsPairs:
     )
 
 
-def _pairs_from_rows(location: str, data: Any) -> StsPairs:
+def pairs_from_rows(location: str, data: Any) -> StsPairs:
     """Hub rows as mteb evaluates them: sentence1, sentence2, score (empty sentences kept, as mteb does)."""
     columns = list(getattr(data, "column_names", None) or [])
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
