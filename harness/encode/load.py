@@ -95,12 +95,11 @@ def free_device_memory(device: str) -> None:
     """Collect garbage (a model in a reference cycle) and hand the CUDA cache back, after a job."""
     import gc
 
-    gc.collect()
-    if str(device).startswith("cuda"):
-        import torch
+    import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    gc.collect()
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 # --------------------------------------------------------------------------- loading
