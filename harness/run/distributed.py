@@ -3,9 +3,9 @@
 The driver (the process running ``harness run``) plans exactly as for a local run:
 it reads the registry, loads every task's pairs once, skips what is stored and
 builds one :class:`~harness.run.jobs.ModelJob` per model. This module turns those
-jobs into Ray tasks, each asking for one GPU when the cluster has GPUs (one CPU
-otherwise), and hands back one :class:`~harness.run.jobs.JobResult` per job *in job
-order*. The driver alone writes result files (``harness.run.driver.run`` calls
+jobs into Ray tasks, each asking for one GPU and a fresh worker process when the
+cluster has GPUs (one CPU otherwise), and hands back one :class:`~harness.run.jobs.JobResult`
+per job *in job order*. The driver alone writes result files (``harness.run.driver.run`` calls
 ``store.write_run``), so atomic writes, merging and resume are the same as in a
 local run, and the results are the same too: a worker runs the very
 ``harness.run.execute.compute_job`` a local run runs.
