@@ -365,6 +365,49 @@ def run_harness(lm: Any, work: Workload, device: str, mem: PeakMemory) -> RunRes
     return RunResult(wall, cpu, peak, delta, stats.n_tokens, stats.n_padded_tokens, out, stats.n_unique)
 
 
+def profile_harness(lm: Any, label: str, work: Workload, device: str, out: Path) -> str:
+    """One more harness run under torch.profiler: where its wall time goes. Appends to ``out``:
+    GPU kernel time against wall time (the rest is the host: tokenising, padding, copies, Python),
+    the tokeniser's time alone, and the top operators."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from harness.encode import batching
+
+    cuda = device.startswith("cuda")
+    unique = list(dict.fromkeys(work.texts))
+    t0 = time.perf_counter()
+    batching.Featurizer(lm).encode(unique)
+    tokenise_s = time.perf_counter() - t0
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    t0 = time.perf_counter()
+    with profile(activities=activities) as prof:
+        run_harness(lm, work, device, PeakMemory(device))
+    wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    device_key = (
+        "self_device_time_total" if hasattr(events[0], "self_device_time_total") else "self_cuda_time_total"
+    )
+    lines = [
+        f"## profile: {label} / {work.name} ({device}, {lm.dtype}, {len(unique):,} unique sentences)",
+        "",
+    ]
+    line = (
+        f"wall {wall:.2f} s under the profiler; tokenising alone {tokenise_s:.2f} s ({tokenise_s / wall:.0%})"
+    )
+    if cuda:
+        busy = sum(getattr(e, device_key) for e in events) / 1e6
+        line += f"; GPU kernels busy {busy:.2f} s ({busy / wall:.0%}), the rest is host work or idle"
+    lines += [line, "", "```"]
+    sort = device_key if cuda else "self_cpu_time_total"
+    lines += [events.table(sort_by=sort, row_limit=20, max_name_column_width=60), "```", ""]
+    text = "\n".join(lines)
+    with out.open("a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    del torch
+    return line
+
+
 # ------------------------------------------------------------------ one model x workload
 
 
@@ -426,6 +469,7 @@ def bench_one(
     repeats: int,
     rate: float,
     log: Any,
+    profile_out: Path | None = None,
 ) -> Row:
     import torch
 
@@ -454,6 +498,8 @@ def bench_one(
                 res = run_harness(lm, work, device, mem)
                 harn_runs.append(res)
             log(f"  {label} / {work.name}: {which} run {r + 1}: {res.wall:.2f}s wall, {res.cpu:.2f}s CPU")
+    if profile_out is not None:
+        log(f"  {label} / {work.name}: profile: {profile_harness(lm, label, work, device, profile_out)}")
     n_texts = len(work.texts)
     n_unique = harn_runs[0].n_unique
     ideal = (2.0 * tok_params * harn_runs[0].real_tokens + 2.0 * sent_params * n_unique) / rate
@@ -649,6 +695,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--export-carry", type=Path, default=None, help="write MiniLM fp16 + test data here; exit"
     )
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="append a torch.profiler summary of one harness run per row",
+    )
     args = ap.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING)
@@ -702,7 +754,10 @@ def main(argv: list[str] | None = None) -> int:
             label, path, desc = resolve_model(spec, minilm, standin_root)
             log(f"{label}: {desc}")
             for w in workloads:
-                rows.append(bench_one(label, path, w, device, args.dtype, args.repeats, max(rates), log))
+                row = bench_one(
+                    label, path, w, device, args.dtype, args.repeats, max(rates), log, args.profile
+                )
+                rows.append(row)
         rates.append(matmul_rate(device, args.matmul_seconds)[0])
     finally:
         if tmp_root is not None:

@@ -270,14 +270,13 @@ def run(
         from harness.run import distributed
 
         try:
-            probe = distributed.probe_cluster(
-                ray_address
-            )  # the workers' device decides what --dtype auto means
+            # the workers' GPU decides what --dtype means (auto; bf16 on a GPU without it)
+            probe = distributed.probe_cluster(ray_address, dtype)
         except distributed.RayUnavailable as exc:
             _fail(str(exc))
         if device is None:
             device = probe["device"]
-        if dtype == "auto" and device == probe["device"]:
+        if device.partition(":")[0] == probe["device"]:  # cuda:0 runs as cuda on a worker
             dtype = probe["dtype"]
         run_executor = functools.partial(distributed.execute_ray, address=ray_address)
     options = runner.RunOptions(

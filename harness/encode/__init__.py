@@ -11,7 +11,14 @@ torch and sentence-transformers are imported lazily: importing this package is c
 
 from harness.encode.cache import EmbeddingCache, default_cache_dir, vector_fingerprint
 from harness.encode.embed import embed
-from harness.encode.load import LoadedModel, load_model, pick_device, resolve_dtype, weights_revision
+from harness.encode.load import (
+    LoadedModel,
+    free_device_memory,
+    load_model,
+    pick_device,
+    resolve_dtype,
+    weights_revision,
+)
 from harness.errors import EncodeError, ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused
 from harness.records import EncodeStats
 
@@ -25,6 +32,7 @@ __all__ = [
     "RemoteCodeRefused",
     "default_cache_dir",
     "embed",
+    "free_device_memory",
     "load_model",
     "pick_device",
     "resolve_dtype",

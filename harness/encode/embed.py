@@ -42,7 +42,7 @@ def _peak_memory(device: str) -> int:
     if device.startswith("cuda"):
         import torch
 
-        return int(torch.cuda.max_memory_allocated())
+        return int(torch.cuda.max_memory_allocated(device))  # this device's, not the current one's
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
@@ -244,7 +244,7 @@ def embed(
         if device.startswith("cuda"):
             import torch
 
-            torch.cuda.reset_peak_memory_stats()
+            torch.cuda.reset_peak_memory_stats(device)
         t1 = time.perf_counter()
         encode_misses = getattr(lm, "encode_misses", None)
         if encode_misses is not None:

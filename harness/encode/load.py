@@ -44,11 +44,28 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def visible_cuda(device: str) -> Any:
+    """The ``torch.device`` (with its index) of a CUDA ``device`` this process can use, else None.
+
+    None on a machine that cannot see that GPU: a Ray driver on a head node without one, whose
+    workers have it. ``"cuda"`` without an index names the current device."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type != "cuda" or not torch.cuda.is_available():
+        return None
+    index = torch.cuda.current_device() if dev.index is None else dev.index
+    return torch.device("cuda", index) if index < torch.cuda.device_count() else None
+
+
 def resolve_dtype(requested: str, device: str) -> DType:
     """Turn a requested dtype (``auto``/``fp32``/``fp16``/``bf16``) into the one used on ``device``.
 
     ``auto`` is bf16 on CUDA when the GPU supports it, else fp16. On CPU everything is fp32
-    (half precision on CPU is slow and not what the reference numbers use).
+    (half precision on CPU is slow and not what the reference numbers use). bf16 becomes fp16 only
+    where this process can see the GPU and asks *that* GPU (``cuda:1``, not the current one); a
+    GPU it cannot see (a Ray driver without one) keeps the dtype asked for, which the cluster
+    probe resolved where the GPU is (``auto`` there: fp16, which every CUDA GPU runs).
     """
     req = requested.lower()
     if req not in ("auto", *_TORCH_DTYPES):
@@ -59,15 +76,30 @@ def resolve_dtype(requested: str, device: str) -> DType:
         return "fp32"
     if req == "fp32":
         return "fp32"
+    gpu = visible_cuda(device)
+    if gpu is None:
+        return "fp16" if req == "auto" else req  # type: ignore[return-value]
     import torch
 
-    bf16_ok = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    with torch.cuda.device(gpu):  # is_bf16_supported asks the current device
+        bf16_ok = bool(torch.cuda.is_bf16_supported())
     if req == "auto":
         return "bf16" if bf16_ok else "fp16"
     if req == "bf16" and not bf16_ok:
-        log.warning("bf16 is not supported on this GPU: using fp16")
+        log.warning("bf16 is not supported on %s: using fp16", device)
         return "fp16"
     return req  # type: ignore[return-value]
+
+
+def free_device_memory(device: str) -> None:
+    """Collect garbage (a model in a reference cycle) and hand the CUDA cache back, after a job."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 # --------------------------------------------------------------------------- loading
@@ -373,6 +405,9 @@ def load_model(
         preflight(path, trust_remote_code)
     resolved = resolve_dtype(dtype, device)
     torch_dtype = getattr(torch, _TORCH_DTYPES[resolved])
+    gpu = visible_cuda(device)
+    if gpu is not None:  # pinned memory, the CUDA cache and library defaults follow the current device
+        torch.cuda.set_device(gpu)
 
     try:
         from sentence_transformers import SentenceTransformer
@@ -405,9 +440,7 @@ def load_model(
 
     check_loaded(report, model, path_or_id)
 
-    # every module (Dense included) in the requested dtype; a no-op for fp32 models
-    if resolved != "fp32" or any(p.dtype != torch.float32 for p in model.parameters()):
-        model.to(torch_dtype)
+    _match_dtype(model, torch_dtype)
 
     if max_seq_length is not None:
         if max_seq_length < 1:
@@ -437,6 +470,25 @@ def load_model(
         dimension=int(dim),
         tokenizer=getattr(model, "tokenizer", None),
     )
+
+
+def _match_dtype(model: Any, torch_dtype: Any) -> None:
+    """Put the modules in ``torch_dtype`` without undoing what transformers keeps in fp32.
+
+    transformers loads the Transformer module in the requested dtype but keeps some parts in fp32
+    (RoPE ``inv_freq`` buffers of ModernBERT and Qwen, T5's ``wo`` under fp16): casting the whole
+    model would drop them to half precision. So the transformers model is cast only to upcast (a
+    half-precision checkpoint run in fp32); the modules after it (Dense ...) take the dtype."""
+    import torch
+    from sentence_transformers.base.modules.transformer import Transformer
+
+    for module in model.children():
+        floats = [p.dtype for p in module.parameters() if p.is_floating_point()]
+        if isinstance(module, Transformer):
+            if torch_dtype == torch.float32 and any(d != torch.float32 for d in floats):
+                module.to(torch_dtype)
+        elif any(d != torch_dtype for d in floats):
+            module.to(torch_dtype)
 
 
 def is_oom(exc: BaseException) -> bool:

@@ -16,6 +16,7 @@ each task on its own with the task name in the fingerprint.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.encode.load import check_loaded, is_oom, preflight, weights_report
+from harness.encode.load import check_loaded, free_device_memory, is_oom, preflight, weights_report
 from harness.errors import EncodeError, ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused
 
 __all__ = ["MtebLoaded", "encoder_name", "load_mteb_model"]
+
+log = logging.getLogger("harness.encode")
 
 _HF_SPLIT = "test"
 _HF_SUBSET = "default"
@@ -57,27 +60,28 @@ class MtebLoaded:
     def encode_misses(
         self, texts: list[str], batch_size: int, progress: Callable[[int], None] | None
     ) -> tuple[np.ndarray, dict[str, int]]:
-        """Embeddings (float32, ``texts`` order) as mteb's STS evaluator gets them; counters."""
-        import datasets
-        from torch.utils.data import DataLoader
+        """Embeddings (float32, ``texts`` order) as mteb's STS evaluator gets them; counters.
 
-        loader = DataLoader(datasets.Dataset.from_dict({"text": list(texts)}), batch_size=batch_size)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out = self.encoder.encode(
-                    loader,
-                    task_metadata=self.task_metadata,
-                    hf_split=_HF_SPLIT,
-                    hf_subset=_HF_SUBSET,
-                    prompt_type=None,  # what mteb's STS evaluator passes
-                    batch_size=batch_size,
-                    show_progress_bar=False,
-                )
-        except Exception as exc:
-            if is_oom(exc):
-                raise EncodeError(f"out of memory on {self.device} in mteb's {self.loader}") from exc
-            raise
+        On out-of-memory the batch halves and the texts are encoded again, as on the fast path;
+        at batch size 1 it is an `EncodeError`."""
+        while True:
+            try:
+                out = self._encode(texts, batch_size)
+            except Exception as exc:
+                if not is_oom(exc):
+                    raise
+                if batch_size <= 1:
+                    raise EncodeError(
+                        f"out of memory on {self.device} in mteb's {self.loader} even at batch size 1"
+                    ) from exc
+            else:
+                break
+            # outside the except block, so the traceback (and the activations it pins) is gone
+            free_device_memory(self.device)
+            batch_size = max(1, batch_size // 2)
+            log.warning(
+                "encode (mteb's %s): out of memory, retrying with batch size %d", self.loader, batch_size
+            )
         vectors = _as_float32(out)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise EncodeError(f"mteb's {self.loader} returned shape {vectors.shape} for {len(texts)} texts")
@@ -87,6 +91,23 @@ class MtebLoaded:
         if progress is not None:
             progress(len(texts))
         return vectors, {"n_tokens": 0, "n_padded_tokens": 0, "batch_size_final": int(batch_size)}
+
+    def _encode(self, texts: list[str], batch_size: int) -> Any:
+        import datasets
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(datasets.Dataset.from_dict({"text": list(texts)}), batch_size=batch_size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.encoder.encode(
+                loader,
+                task_metadata=self.task_metadata,
+                hf_split=_HF_SPLIT,
+                hf_subset=_HF_SUBSET,
+                prompt_type=None,  # what mteb's STS evaluator passes
+                batch_size=batch_size,
+                show_progress_bar=False,
+            )
 
 
 def _as_float32(out: Any) -> np.ndarray:

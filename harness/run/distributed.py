@@ -3,9 +3,9 @@
 The driver (the process running ``harness run``) plans exactly as for a local run:
 it reads the registry, loads every task's pairs once, skips what is stored and
 builds one :class:`~harness.run.jobs.ModelJob` per model. This module turns those
-jobs into Ray tasks, each asking for one GPU when the cluster has GPUs (one CPU
-otherwise), and hands back one :class:`~harness.run.jobs.JobResult` per job *in job
-order*. The driver alone writes result files (``harness.run.driver.run`` calls
+jobs into Ray tasks, each asking for one GPU and a fresh worker process when the
+cluster has GPUs (one CPU otherwise), and hands back one :class:`~harness.run.jobs.JobResult`
+per job *in job order*. The driver alone writes result files (``harness.run.driver.run`` calls
 ``store.write_run``), so atomic writes, merging and resume are the same as in a
 local run, and the results are the same too: a worker runs the very
 ``harness.run.execute.compute_job`` a local run runs.
@@ -119,28 +119,41 @@ def cluster_gpus() -> float:
     return float(require_ray().cluster_resources().get("GPU", 0))
 
 
-def probe_cluster(address: str | None = None) -> dict[str, str]:
-    """The device and the ``--dtype auto`` choice of the cluster's workers (connects if needed).
+def probe_cluster(address: str | None = None, dtype: str = "auto") -> dict[str, str]:
+    """The device of the cluster's workers and what the requested ``dtype`` means there (connects
+    if needed).
 
     The driver may have no GPU while the workers do; a run's identity includes its
-    dtype, so ``auto`` must be resolved where the work happens. On a cluster with
-    GPUs this runs one tiny task on a GPU worker and asks it.
+    dtype, so ``auto`` (and a bf16 the GPU may not support) must be resolved where the
+    work happens. On a cluster with GPUs this runs one tiny task on a GPU worker and asks it.
     """
     ray = require_ray()
     connect(address)
     if cluster_gpus() <= 0:
         return {"device": "cpu", "dtype": "fp32"}
-    probe = ray.remote(_probe_worker).options(
-        num_gpus=1, max_retries=MAX_RETRIES, runtime_env={"env_vars": worker_env()}
-    )
-    return ray.get(probe.remote())
+    probe = remote_function(ray, _probe_worker, gpus=1, max_retries=MAX_RETRIES)
+    return ray.get(probe.remote(dtype))
 
 
-def _probe_worker() -> dict[str, str]:
+def remote_function(ray: Any, fn: Callable[..., Any], *, gpus: float, max_retries: int) -> Any:
+    """``fn`` as a Ray task on one GPU (one CPU on a cluster without GPUs), in the driver's environment.
+
+    A GPU task gets a fresh worker process (``max_calls=1``): a reused one would stay on the GPU
+    it first initialised and keep the previous model's memory (``.options()`` does not set it)."""
+    resources: dict[str, Any] = {"num_gpus": 1, "max_calls": 1} if gpus > 0 else {"num_cpus": 1}
+    return ray.remote(
+        max_retries=max(0, max_retries),
+        retry_exceptions=False,
+        runtime_env={"env_vars": worker_env()},
+        **resources,
+    )(fn)
+
+
+def _probe_worker(dtype: str = "auto") -> dict[str, str]:
     from harness.encode import pick_device, resolve_dtype
 
     device = pick_device()
-    return {"device": device, "dtype": resolve_dtype("auto", device)}
+    return {"device": device, "dtype": resolve_dtype(dtype, device)}
 
 
 # ---------------------------------------------------------------- the executor
@@ -202,14 +215,8 @@ def _execute(
     refs: dict[Any, int] = {}
     try:
         gpus = cluster_gpus()
-        resources: dict[str, float] = {"num_gpus": 1} if gpus > 0 else {"num_cpus": 1}
         _warn_device_mismatch(jobs, gpus, say)
-        remote = ray.remote(_run_job).options(
-            max_retries=max(0, max_retries),
-            retry_exceptions=False,
-            runtime_env={"env_vars": worker_env()},
-            **resources,
-        )
+        remote = remote_function(ray, _run_job, gpus=gpus, max_retries=max_retries)
         where = f"{gpus:g} GPU(s)" if gpus > 0 else f"{ray.cluster_resources().get('CPU', 0):g} CPU(s)"
         say(f"harness: ray: {len(jobs)} model job(s) on a cluster with {where}, one {_unit(gpus)} each")
         if progress is not None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness import store
+from harness.errors import ModelLoadError
 from harness.mteb_meta import MTEB_PATH
 from harness.records import ErrorKind, RunRecord, StsTask
 from harness.run.facts import hardware_info, now_iso, record_fields
@@ -113,17 +114,39 @@ class _Loader:
                     self.prompts[task_id(task)] = bound.prompt
                 return bound
             if self.model is None:
-                self.model = encode.load_model(
+                model = encode.load_model(
                     job.weights.location,
                     device=job.device,
                     dtype=job.settings.dtype,
                     trust_remote_code=job.settings.trust_remote_code,
                     max_seq_length=job.settings.max_seq_length,
                 )
+                if model.dtype != job.settings.dtype:  # the record and the cache key would lie
+                    raise ModelLoadError(
+                        f"{job.spec.key} loaded in {model.dtype} on {job.device}, but the run's dtype "
+                        f"is {job.settings.dtype} (resolved for another GPU?); pass --dtype {model.dtype}"
+                    )
+                self.model = model
             return self.model
         except Exception as exc:
-            self.failure = exc
+            self.failure = _without_tracebacks(exc)  # its frames would keep a half-loaded model alive
             raise
+
+    def release(self) -> None:
+        """Drop the model (and a failure's traceback) so the job's memory can be given back."""
+        self.model = self.failure = None
+
+
+def _without_tracebacks(exc: BaseException) -> BaseException:
+    """``exc`` with no traceback on it or on the exceptions it came from (their frames hold the
+    loader's locals: a model that ran out of memory while loading would keep its GPU memory)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
@@ -175,6 +198,8 @@ def compute_job(job: ModelJob, *, progress: Any = None) -> JobResult:
             cache.close()
         if progress is not None and bar is not None:
             progress.remove_task(bar)
+        loader.release()
+        encode.free_device_memory(job.device)  # the next model starts on an empty GPU
     order = {task_id(t): i for i, t in enumerate(job.tasks)}
     records.sort(key=lambda item: order[task_id(item[0])])
     error = failures[0] if failures and len(failures) == len(passes) else None

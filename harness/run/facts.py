@@ -64,7 +64,7 @@ def hardware_info(device: str) -> Hardware:
 
     gpu = cuda = None
     if device.startswith("cuda") and torch.cuda.is_available():
-        gpu, cuda = torch.cuda.get_device_name(), torch.version.cuda
+        gpu, cuda = torch.cuda.get_device_name(device), torch.version.cuda  # cuda:1's name, not GPU 0's
     return Hardware(
         device=device,
         platform=platform.platform(),
