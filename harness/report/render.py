@@ -195,10 +195,9 @@ def published_rows(
     return rows
 
 
-def page_audits(lang: str, results: Sequence[StoredResult], data_dir: Path | None) -> AuditReport | None:
-    """The audit of the tasks a language's results ran (harness.tasks.audit); None without data."""
-    if data_dir is None:
-        return None
+def page_audits(lang: str, results: Sequence[StoredResult], data_dir: Path | None) -> AuditReport:
+    """The audit of the tasks a language's results ran (harness.tasks.audit): without a data folder
+    only how each test set was made and its family (mteb's metadata), nothing counted."""
     units = sorted(
         {
             (r.task_name, r.run.subset, r.run.split)
