@@ -410,6 +410,7 @@ def compare(
             codes[0] if codes else None,
             md,
             mteb_results,
+            _data_dir(cfg),
         )
     )
 
