@@ -169,6 +169,20 @@ def test_card_and_mteb_disagree():
     assert "mteb" in cell.disagreement and "trained on it" in cell.disagreement
     # a local-only task mteb does not know: no cross-check, no disagreement
     assert zero_shot(spec, "GermanSTSBenchmark-deepl").disagreement == ""
+    # the other way round: the card names training data outside STS-B's family, mteb knows better
+    base = "NovaSearch/stella_en_400M_v5"
+    usage = f"# M\n\n```python\nSentenceTransformer('{base}')\n```\n"
+    other = spec_of(card("language: en\nlicense: mit\ndatasets:\n- ms_marco", usage))
+    assert other.model_id.value == base
+    cell = zero_shot(other, "STSBenchmark")
+    assert cell.value is False and cell.mteb is False and "not trained on it" in cell.disagreement
+
+
+def test_card_and_mteb_agree():
+    spec = load_entry(REGISTRY / "sentence-transformers__all-minilm-l6-v2")
+    cell = zero_shot(spec, "STSBenchmark")
+    assert cell.value is True and cell.disagreement == ""
+    assert "mteb's ModelMeta for sentence-transformers/all-MiniLM-L6-v2 agrees (zero-shot)" in cell.evidence
 
 
 def test_cards_json_shows_training_datasets(capsys):

@@ -12,7 +12,7 @@ the cell carries the disagreement, and the page warns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.card.training import from_datasets
 from harness.records import ModelSpec, TrainingDataset
@@ -90,15 +90,16 @@ def zero_shot(spec: ModelSpec | None, task: str) -> ZeroShot:
         return ZeroShot(None, f"unknown: the card's training data is unnamed ({card[0].evidence})")
     else:
         return ZeroShot(None, "unknown: the card names no training data and mteb does not know the model")
-    if facts is not None and mteb_value is not None and named and (hits != []) == mteb_value:
-        card_says = "trained on it" if hits else "not trained on it"
-        mteb_says = "zero-shot" if mteb_value else "not zero-shot"
-        return ZeroShot(
-            cell.value,
-            cell.evidence,
-            mteb_value,
-            trained_on=cell.trained_on,
-            disagreement=f"the card says {card_says} ({what}) but mteb's ModelMeta for {facts.name} "
-            f"says {mteb_says}",
-        )
-    return cell
+    card_value = False if hits else (True if named else None)  # what the card alone says
+    if facts is None or mteb_value is None or card_value is None:
+        return cell
+    if card_value == mteb_value:
+        agrees = "zero-shot" if mteb_value else "not zero-shot"
+        return replace(cell, evidence=f"{cell.evidence}; mteb's ModelMeta for {facts.name} agrees ({agrees})")
+    card_says = "not trained on it" if card_value else "trained on it"
+    mteb_says = "zero-shot" if mteb_value else "not zero-shot"
+    return replace(
+        cell,
+        disagreement=f"the card says {card_says} ({what}) "
+        f"but mteb's ModelMeta for {facts.name} says {mteb_says}",
+    )
