@@ -242,7 +242,8 @@ def build_reports(
 ) -> list[Path]:
     """Write ``<lang>.html``, ``<lang>.md`` and ``<lang>.json`` per language and ``index.html``
     (returned last). ``data_dir``: the data folder, whose files audit each page's tasks
-    (harness.tasks.audit: train/test overlap, near-copies counted once); None audits nothing.
+    (harness.tasks.audit: train/test overlap, near-copies counted once); without it each task
+    still shows its family and how its test set was made, and nothing is counted.
 
     ``published``: MTEB's published scores (``--mteb-results``), shown beside ours where they
     match; without it the pages say nothing about them.
