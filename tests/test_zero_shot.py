@@ -64,6 +64,11 @@ def test_dataset_names_cards_write_map_to_the_stsb_family(name):
     assert "GermanSTSBenchmark" in dataset_tasks(name) and "STSBenchmark" in dataset_tasks(name)
 
 
+@pytest.mark.parametrize("name", ["glue", "ms_marco", "snli", "s2orc", "", "x" * 500])
+def test_other_datasets_name_no_sts_task(name):
+    assert dataset_tasks(name) == ()
+
+
 def test_sample_creation_is_mteb_metadata():
     import mteb
 

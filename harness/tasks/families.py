@@ -75,10 +75,9 @@ FAMILY_SEEDS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 # Dataset names cards use for a family's data that no MTEB task name reads as (Hub ids, repositories).
+# Only names that mean the STS data itself: "glue" (STS-B is one of its nine tasks) is not one.
 DATASET_ALIASES: dict[str, str] = {
     "sentencetransformersstsb": "STSBenchmark",
-    "glue": "STSBenchmark",  # GLUE's STS-B config (cards write "glue" with config stsb)
-    "nyumllglue": "STSBenchmark",
     "philipmaystsbmultimt": "STSBenchmarkMultilingualSTS",
     "stsbmultimt": "STSBenchmarkMultilingualSTS",
     "tsystemsonsiteservicesgmbhgermanstsbenchmark": "GermanSTSBenchmark",
