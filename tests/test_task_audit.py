@@ -185,3 +185,44 @@ def test_page_counts_a_near_copy_once_and_names_the_best_zero_shot(tmp_path):
     assert "but is not zero-shot on" in md and "counted as STSBenchmarkMultilingualSTS\\[de\\]" in md
     html = (tmp_path / "reports" / "de.html").read_text(encoding="utf-8")
     assert 'id="task-germanstsbenchmark-deepl"' in html and 'data-zeroshot="not zero-shot"' in html
+
+
+@needs_data
+def test_demo_german_page_with_the_real_cards(tmp_path):
+    """The issue's case: the German fine-tune leads, but only in-domain; all-MiniLM-L6-v2 is zero-shot."""
+    from harness.card.training import with_sample_matches
+    from harness.registry import load_entry
+
+    registry = ROOT / "registry"
+    specs = [
+        with_sample_matches(load_entry(registry / key), DATA)
+        for key in ("minilm-l6-stsb-de", "sentence-transformers__all-minilm-l6-v2")
+    ]
+    results = tmp_path / "results"
+    scores = {  # the demo's measured scores, 0-1
+        "minilm-l6-stsb-de": (0.7091, 0.7115, 0.7096),
+        "sentence-transformers__all-minilm-l6-v2": (0.6221, 0.6056, 0.6187),
+    }
+    for spec in specs:
+        multi, aws, deepl = scores[spec.key]
+        model_id = spec.model_id.value or spec.key
+        _write(results, spec.key, model_id, "STSBenchmarkMultilingualSTS", "de", multi)
+        _write(results, spec.key, model_id, "GermanSTSBenchmark", "default", aws)
+        _write(results, spec.key, model_id, "GermanSTSBenchmark-deepl", "default", deepl)
+    build_reports(results, specs, tmp_path / "reports", ["de"], data_dir=DATA)
+    page = json.loads((tmp_path / "reports" / "de.json").read_text(encoding="utf-8"))
+    rows = {r["key"]: r for r in page["rows"]}
+    tuned, general = rows["minilm-l6-stsb-de"], rows["sentence-transformers__all-minilm-l6-v2"]
+    assert page["leader"] == "minilm-l6-stsb-de"
+    assert page["best_zero_shot"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert set(tuned["zero_shot"].values()) == {False}
+    assert all("3 of 3 sample rows" in e for e in tuned["zero_shot_evidence"].values())
+    assert set(general["zero_shot"].values()) == {True}
+    evidence = general["zero_shot_evidence"]
+    for task in ("GermanSTSBenchmark", "STSBenchmarkMultilingualSTS[de]"):  # mteb judges its own tasks
+        assert "mteb's ModelMeta for sentence-transformers/all-MiniLM-L6-v2 agrees" in evidence[task]
+    assert "agrees" not in evidence["GermanSTSBenchmark-deepl"]  # a harness-local task: the card alone
+    assert tuned["average"] == pytest.approx((0.7091 + 0.7115) / 2, abs=1e-6)  # the DeepL copy once
+    md = (tmp_path / "reports" / "de.md").read_text(encoding="utf-8")
+    assert "**Best zero-shot: [sentence-transformers/all-MiniLM-L6-v2]" in md
+    assert "minilm-l6-stsb-de leads on" in md and "but is not zero-shot on them" in md
