@@ -68,6 +68,12 @@ def _checked(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         _fail(str(exc))
 
 
+def _data_dir(cfg: Any) -> Path | None:
+    """The configured data folder when it exists (training-sample lookups and task audits), else None."""
+    value = cfg.data_dir.value
+    return Path(value) if value is not None and Path(value).is_dir() else None
+
+
 @app.command("audit", help="Audit model cards: what each says, where, what looks wrong (as `cards`).")
 @app.command()
 def cards(
@@ -84,7 +90,7 @@ def cards(
     from harness.registry import cards_command
 
     cfg = _config(config, registry=registry)
-    raise typer.Exit(cards_command(list(paths or []), as_json, cfg.registry.value))
+    raise typer.Exit(cards_command(list(paths or []), as_json, cfg.registry.value, _data_dir(cfg)))
 
 
 @app.command()
@@ -106,6 +112,15 @@ def models(
 def tasks(
     lang: LangOpt = None,
     data_dir: DataDirOpt = None,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit",
+            help="Audit the tasks with local data: test pairs also in train/dev, duplicates, near-copies, "
+            "families, how each test set was made.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --audit: print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """List the STS tasks (MTEB names) and whether their data is available locally."""
@@ -113,8 +128,15 @@ def tasks(
     from harness.tasks import tasks_command
 
     codes = _checked(check_languages, [lang] if lang is not None else None)
+    if as_json and not audit:
+        _fail("--json needs --audit (the task list itself is a table)")
     cfg = _config(config, data_dir=data_dir)
-    raise typer.Exit(tasks_command(codes[0] if codes else None, _checked(cfg.existing_dir, "data_dir")))
+    folder = _checked(cfg.existing_dir, "data_dir")
+    if audit:
+        from harness.tasks.audit import audit_command
+
+        raise typer.Exit(audit_command(codes[0] if codes else None, folder, as_json))
+    raise typer.Exit(tasks_command(codes[0] if codes else None, folder))
 
 
 data_app = typer.Typer(no_args_is_help=True, help="STS data: export MTEB's tasks in the generic layout.")
@@ -374,7 +396,12 @@ def report(
 
     raise typer.Exit(
         report_command(
-            cfg.results.value, cfg.registry.value, cfg.reports.value, languages or None, mteb_results
+            cfg.results.value,
+            cfg.registry.value,
+            cfg.reports.value,
+            languages or None,
+            mteb_results,
+            _data_dir(cfg),
         )
     )
 
@@ -406,6 +433,7 @@ def compare(
             codes[0] if codes else None,
             md,
             mteb_results,
+            _data_dir(cfg),
         )
     )
 

@@ -129,7 +129,17 @@ def facts_from_meta(meta: Any) -> MtebFacts:
         release_date=str(meta.release_date) if meta.release_date else None,
         similarity=str(getattr(meta.similarity_fn_name, "value", meta.similarity_fn_name) or "") or None,
         use_instructions=meta.use_instructions if isinstance(meta.use_instructions, bool) else None,
+        training_tasks=_training_tasks(meta),
     )
+
+
+def _training_tasks(meta: Any) -> list[str] | None:
+    """mteb's `get_training_datasets()` (its own, the adapted_from model's, similar tasks), sorted."""
+    try:
+        found = meta.get_training_datasets()
+    except Exception:  # an mteb without it, or a broken adapted_from: mteb says nothing
+        return None
+    return None if found is None else sorted(str(x) for x in found)
 
 
 def lookup(model_id: str | None) -> MtebFacts | None:

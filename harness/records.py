@@ -96,6 +96,24 @@ class Claim(Frozen):
 LanguageSource = Literal["card", "inferred", "override", "unknown"]
 
 
+class TrainingDataset(Frozen):
+    """One dataset a model was trained on, and where that fact came from (harness.card.training).
+
+    `name` as the source wrote it (or the local split its sample rows were found in), `source` the
+    place (``yaml:datasets``, ``prose``, ``card:training-dataset``, ``base_model:<id>``,
+    ``mteb:ModelMeta.training_datasets``), `evidence` the words or the count that show it,
+    `mteb_tasks` the MTEB tasks of the same family (harness.tasks.families; empty: none known).
+    `samples` keeps up to a few (sentence1, sentence2) rows of a generated "Training Dataset"
+    section, matched later against the local train/dev splits.
+    """
+
+    name: str
+    source: str
+    evidence: str
+    mteb_tasks: tuple[str, ...] = ()
+    samples: tuple[tuple[str, str], ...] = ()
+
+
 class MtebFacts(Frozen):
     """What mteb's model registry (`mteb.get_model_meta`) says about a model id."""
 
@@ -113,6 +131,9 @@ class MtebFacts(Frozen):
     release_date: str | None = None
     similarity: str | None = None
     use_instructions: bool | None = None
+    # mteb's `ModelMeta.get_training_datasets()` (its `training_datasets`, the `adapted_from` model's,
+    # and their similar tasks), sorted; None when mteb does not say what the model was trained on
+    training_tasks: list[str] | None = None
 
 
 class ModelSpec(Frozen):
@@ -142,6 +163,7 @@ class ModelSpec(Frozen):
     mteb: MtebFacts | None = None  # mteb's metadata, when mteb knows the model id
     name: str | None = None  # the card's title, for display only (untrusted)
     claims: list[Claim] = []
+    training_datasets: tuple[TrainingDataset, ...] = ()  # what it was trained on (harness.card.training)
     warnings: list[Finding] = []
     errors: list[str] = []
 
@@ -217,6 +239,10 @@ class ModelSpec(Frozen):
                     "checkpoint": c.checkpoint,
                 }
                 for c in self.claims
+            ],
+            "training_datasets": [
+                {"name": t.name, "source": t.source, "evidence": t.evidence, "mteb_tasks": list(t.mteb_tasks)}
+                for t in self.training_datasets
             ],
             "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
             "errors": list(self.errors),

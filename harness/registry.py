@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.card import OVERRIDE_TYPES, crosscheck, key_for_folder, parse_card
+from harness.card.training import with_mteb_training, with_sample_matches
 from harness.console import table_console
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
@@ -116,7 +117,8 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
                 "the weights must come from elsewhere",
             )
             spec = spec.model_copy(update={"warnings": [*spec.warnings, note]})
-    return with_sources(spec, model_dir, overrides=overrides)  # mteb's metadata and the prompts
+    spec = with_sources(spec, model_dir, overrides=overrides)  # mteb's metadata and the prompts
+    return with_mteb_training(spec)
 
 
 def _holds_anything(folder: Path) -> bool:
@@ -218,7 +220,7 @@ def load_card(path: Path) -> ModelSpec:
     path = Path(path)
     if path.name == CARD_FILE:
         return load_entry(path.parent, strict_key=False)
-    return with_sources(parse_card(path))
+    return with_mteb_training(with_sources(parse_card(path)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,14 +246,15 @@ def _languages_cell(spec: ModelSpec) -> Text:
     return Text(f"{langs} ({spec.language_source})")
 
 
-def cards_command(paths: list[Path], as_json: bool, registry_dir: Path) -> int:
-    """`harness cards [PATH ...] [--json]`: parse cards and print them; 1 when any card had errors."""
+def cards_command(paths: list[Path], as_json: bool, registry_dir: Path, data_dir: Path | None = None) -> int:
+    """`harness cards [PATH ...] [--json]`: parse cards and print them; 1 when any card had errors.
+    `data_dir`: where training-sample rows are looked up (harness.card.training)."""
     paths = [Path(p) for p in paths or []]
     if not paths and not Path(registry_dir).is_dir():
         print(f"harness: {registry_dir}: registry folder not found", file=sys.stderr)
         return 1
     targets = card_paths(paths) if paths else [f / CARD_FILE for f in entry_folders(registry_dir)]
-    specs = [load_card(p) for p in targets]
+    specs = [with_sample_matches(load_card(p), data_dir) for p in targets]
     _report_errors(specs)
     if as_json:
         sys.stdout.write(json.dumps([s.contract_json() for s in specs], ensure_ascii=True, indent=2) + "\n")

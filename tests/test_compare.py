@@ -81,11 +81,15 @@ def test_significant_difference_says_yes_and_escapes_names(capsys, results_dir, 
     code, out, _ = run(capsys, "gbert-large-sts-v2", "evil-card", results_dir, registry, None, True)
     assert code == 0
     assert "**Is A really better than B?** Yes: A is better than B on the one shared task" in out
-    assert md_rows(out)["STSBenchmarkMultilingualSTS\\[de\\]"][6] == "A is better"
+    # but gBERT's card lists stsb_multi_mt: the verdict carries it (issue 21)
+    assert "But A is not zero-shot on it: trained on stsb_multi_mt." in out
+    assert md_rows(out)["STSBenchmarkMultilingualSTS\\[de\\]"][6] == "A is better (A is not zero-shot on it)"
     assert "<script>" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     code, out, _ = run(capsys, "evil-card", "gbert-large-sts-v2", results_dir, registry, "de", True)
     assert (
-        "No: B is better." in out and md_rows(out)["STSBenchmarkMultilingualSTS\\[de\\]"][6] == "B is better"
+        "No: B is better." in out
+        and md_rows(out)["STSBenchmarkMultilingualSTS\\[de\\]"][6] == "B is better (B is not zero-shot on it)"
+        and "But B is not zero-shot on it" in out
     )
 
 

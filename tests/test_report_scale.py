@@ -108,6 +108,7 @@ def test_small_pages_keep_the_plain_table(tmp_path):
     build_reports(root / "results", specs, tmp_path / "out", ["de"])
     html = (tmp_path / "out" / "de.html").read_text()
     assert '<div class="filters"' not in html and "data-size=" not in html
+    assert 'data-filter="zeroshot"' in html  # only the zero-shot filter, on every page (issue 21)
     page = build_page("de", load_results(root / "results"), specs, None)
     for row in page.tied:  # a few ties are still named
         assert row.model.name in _summary(html)

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.card import claims, fields, identity, markdown, rows
+from harness.card import claims, fields, identity, markdown, rows, training
 from harness.card.crosscheck import crosscheck
 from harness.card.evidence import RANK_OVERRIDE, Evidence, clip, fmt
 from harness.card.frontmatter import load_yaml, split_front_matter
@@ -117,7 +117,7 @@ def _parse(ev: Evidence, text_or_bytes: Any, key: str | None, overrides: dict | 
     names = _self_names(ev, meta)
     rows.read_table_facts(ev, doc, names)
     claims.read_claims(ev, meta, doc, names)
-    return _finish(ev, key, overrides)
+    return training.with_card_training(_finish(ev, key, overrides), doc)
 
 
 def _self_names(ev: Evidence, meta: dict) -> list[str]:

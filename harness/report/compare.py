@@ -36,6 +36,7 @@ from harness.report.words import (
     plain,
     signed,
 )
+from harness.report.zeroshot import ZeroShot, zero_shot
 from harness.stderr import say
 from harness.store import StoredResult, load_results
 
@@ -53,6 +54,9 @@ class TaskComparison:
     b: float
     b_ci: tuple[float, float] | None
     test: PairedTest
+    # harness.report.zeroshot: was each model trained on this task's data (or its family's)?
+    a_zero: ZeroShot = field(default_factory=lambda: ZeroShot(None, ""))
+    b_zero: ZeroShot = field(default_factory=lambda: ZeroShot(None, ""))
 
     @property
     def difference(self) -> float:
@@ -77,10 +81,10 @@ class TaskComparison:
                 self.overlap
             ]
             return f"not tested ({self.test.message}); {hint}"
-        if self.winner == "a":
-            return "A is better"
-        if self.winner == "b":
-            return "B is better"
+        if self.winner in ("a", "b"):
+            side = self.winner.upper()
+            zero = self.a_zero if self.winner == "a" else self.b_zero
+            return f"{side} is better" + (f" ({side} is not zero-shot on it)" if zero.value is False else "")
         return "no significant difference"
 
     def test_text(self) -> str:
@@ -103,6 +107,28 @@ class Comparison:
     published: list[tuple[str, Unit, PublishedMatch]] = field(default_factory=list)  # ("A"/"B", task, match)
 
     def overall(self) -> str:
+        """The verdict, and when the better model was trained on the tasks it wins, that too."""
+        return " ".join(x for x in (self._overall(), self.zero_shot_caveat()) if x)
+
+    def zero_shot_caveat(self) -> str:
+        """ "But A is not zero-shot on any of them: trained on …" for each side that wins tasks it
+        (or its family) was trained on: its lead there may be in-domain training."""
+        out = []
+        for side in ("a", "b"):
+            won = [t for t in self.tasks if t.test.status == "ok" and t.winner == side]
+            trained = [t for t in won if (t.a_zero if side == "a" else t.b_zero).value is False]
+            if not trained:
+                continue
+            zero = trained[0].a_zero if side == "a" else trained[0].b_zero
+            which = (
+                "any of them"
+                if len(trained) == len(won) and len(won) > 1
+                else ("it" if len(won) == 1 else f"{len(trained)} of the {len(won)} tasks it wins")
+            )
+            out.append(f"But {side.upper()} is not zero-shot on {which}: trained on {zero.trained_on}.")
+        return " ".join(out)
+
+    def _overall(self) -> str:
         n = len(self.tasks)
         tested = [t for t in self.tasks if t.test.status == "ok"]
         a_wins = sum(1 for t in tested if t.winner == "a")
@@ -204,6 +230,8 @@ def compare_models(
                 float(rb.scores[MAIN_METRIC]) * 100,
                 _points(stored_ci(rb)),
                 test,
+                zero_shot(by_key.get(key_a), unit.task),
+                zero_shot(by_key.get(key_b), unit.task),
             )
         )
 
@@ -407,11 +435,13 @@ def compare_command(
     lang: str | None,
     as_markdown: bool,
     mteb_results: Path | None = None,
+    data_dir: Path | None = None,
 ) -> int:
-    """`harness compare`: 0 on success, 1 when the models share no task, 2 on a bad request."""
+    """`harness compare`: 0 on success, 1 when the models share no task, 2 on a bad request.
+    `data_dir`: where the cards' training-sample rows are looked up (zero-shot evidence)."""
     errors: list[str] = []
     results = load_results(Path(results_dir), errors)
-    inputs = command_inputs(registry_dir, mteb_results, errors)
+    inputs = command_inputs(registry_dir, mteb_results, errors, data_dir)
     if inputs is None:
         return 2
     specs, published = inputs

@@ -63,7 +63,13 @@ def row_facets(row: Row, lang: str) -> dict[str, str]:
         "dim": str(dim) if dim else UNKNOWN,
         "license": str(lic) if lic else UNKNOWN,
         "langs": coverage(row, lang),
+        "zeroshot": zero_shot_facet(row),
     }
+
+
+def zero_shot_facet(row: Row) -> str:
+    """``zero-shot`` on every task it ran, ``not zero-shot`` on some, else ``unknown``."""
+    return {True: "zero-shot", False: "not zero-shot", None: UNKNOWN}[row.zero_shot_all]
 
 
 def _order(values: set[str], key=None) -> list[str]:
@@ -80,4 +86,10 @@ def filter_choices(page: LanguagePage) -> list[tuple[str, str, list[str]]]:
         ("dim", "Dimension", _order({f["dim"] for f in facets}, key=int)),
         ("license", "License", _order({f["license"] for f in facets})),
         ("langs", "Languages", _order({f["langs"] for f in facets})),
+        ("zeroshot", "Zero-shot", zero_shot_choices(page)),
     ]
+
+
+def zero_shot_choices(page: LanguagePage) -> list[str]:
+    """The zero-shot filter's choices (every page has this filter; larger pages have the others too)."""
+    return _order({zero_shot_facet(r) for r in page.rows})

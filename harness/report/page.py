@@ -9,6 +9,8 @@ from typing import Literal
 from markupsafe import Markup
 
 from harness.records import Claim, ModelSpec, RunRecord
+from harness.report.zeroshot import ZeroShot
+from harness.tasks.audit import NearCopyGroup, TaskAudit
 
 # A row against the leader ("" until compared).
 TieState = Literal["", "leader", "tied", "behind", "ahead", "unknown"]
@@ -63,10 +65,24 @@ class Row:
     tie_method: str = ""  # paired bootstrap | interval overlap
     tie_detail: str = ""
     speed: Speed | None = None
+    zero_shot: dict[Unit, ZeroShot] = field(default_factory=dict)  # every column of the page
+    grouped_out: list[Unit] = field(default_factory=list)  # near-copies its average does not count
 
     @property
     def complete(self) -> bool:
         return self.n_tasks == self.n_total
+
+    @property
+    def zero_shot_all(self) -> bool | None:
+        """Zero-shot on every task it has a score for (None: unknown on some, never not zero-shot)."""
+        values = [self.zero_shot[u].value for u in self.cells if u in self.zero_shot]
+        if any(v is False for v in values):
+            return False
+        return True if values and all(values) else None
+
+    @property
+    def not_zero_shot(self) -> list[Unit]:
+        return [u for u in sorted(self.cells) if u in self.zero_shot and self.zero_shot[u].value is False]
 
 
 @dataclass(frozen=True)
@@ -167,10 +183,35 @@ class LanguagePage:
     charts: dict[str, Markup] = field(default_factory=dict)
     tie_methods: list[str] = field(default_factory=list)
     published: list[PublishedRow] = field(default_factory=list)  # --mteb-results
+    task_audits: dict[Unit, TaskAudit] = field(default_factory=dict)  # harness.tasks.audit, per column
+    groups: list[NearCopyGroup] = field(default_factory=list)  # near-copies counted once
+    zero_shot_warnings: list[str] = field(default_factory=list)  # card and mteb disagree
 
     @property
     def leader(self) -> Row | None:
         return self.rows[0] if self.rows else None
+
+    def leads(self, row: Row) -> list[Unit]:
+        """The columns where `row` has the best score."""
+        return [
+            u
+            for u in self.units
+            if u in row.cells
+            and all(u not in r.cells or r.cells[u].score <= row.cells[u].score for r in self.rows)
+        ]
+
+    @property
+    def leader_not_zero_shot(self) -> list[Unit]:
+        """The columns the leader leads and is not zero-shot on (its lead may be in-domain training)."""
+        leader = self.leader
+        if leader is None:
+            return []
+        return [u for u in self.leads(leader) if u in leader.zero_shot and leader.zero_shot[u].value is False]
+
+    @property
+    def best_zero_shot(self) -> Row | None:
+        """The best-ranked model that is zero-shot on every task it has."""
+        return next((r for r in self.rows if r.zero_shot_all), None)
 
     @property
     def tied(self) -> list[Row]:

@@ -22,8 +22,9 @@ from harness.evaluate import paired_bootstrap
 from harness.published import PublishedError, PublishedScores, open_published
 from harness.records import ModelSpec
 from harness.report.charts import CHART_TOP, SPEED_LABELS, TASK_MARKS_MAX, score_chart, speed_chart
-from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets
-from harness.report.lang import report_languages
+from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets, zero_shot_choices
+from harness.report.json_page import dumps as page_json
+from harness.report.lang import report_languages, run_language
 from harness.report.page import LanguagePage, ModelInfo, PublishedRow
 from harness.report.paired import PairedTests
 from harness.report.view import build_page, model_info
@@ -42,6 +43,7 @@ from harness.report.words import (
 )
 from harness.stderr import say
 from harness.store import StoredResult, atomic_write_text, load_results
+from harness.tasks.audit import AuditReport, audit_tasks, unit_task
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -72,6 +74,7 @@ def template_env() -> Environment:
         filterable=filterable,
         filter_choices=filter_choices,
         row_facets=row_facets,
+        zero_shot_choices=zero_shot_choices,
         NAMED_MAX=NAMED_MAX,
         CHART_TOP=CHART_TOP,
         SPEED_LABELS=SPEED_LABELS,
@@ -192,15 +195,32 @@ def published_rows(
     return rows
 
 
+def page_audits(lang: str, results: Sequence[StoredResult], data_dir: Path | None) -> AuditReport:
+    """The audit of the tasks a language's results ran (harness.tasks.audit): without a data folder
+    only how each test set was made and its family (mteb's metadata), nothing counted."""
+    units = sorted(
+        {
+            (r.task_name, r.run.subset, r.run.split)
+            for r in results
+            if r.run.status == "ok" and run_language(r.run) == lang
+        }
+    )
+    return audit_tasks(
+        [unit_task(name, subset, split, lang, data_dir) for name, subset, split in units], data_dir
+    )
+
+
 def language_page(
     lang: str,
     results: Sequence[StoredResult],
     specs: Sequence[ModelSpec],
     tests: PairedTests | None,
     published: PublishedScores | None = None,
+    data_dir: Path | None = None,
 ) -> LanguagePage:
-    """One language's page model with its published-score rows and its charts, ready to render."""
-    page = build_page(lang, results, specs, tests)
+    """One language's page model with its published-score rows and its charts, ready to render.
+    `data_dir`: the data folder, read to audit the page's tasks (near-copies count once)."""
+    page = build_page(lang, results, specs, tests, page_audits(lang, results, data_dir))
     if published is not None:
         page.published = published_rows(page, results, published)
     for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
@@ -218,8 +238,12 @@ def build_reports(
     load_errors: list[str] | None = None,
     published: PublishedScores | None = None,
     warnings: list[str] | None = None,
+    data_dir: Path | None = None,
 ) -> list[Path]:
-    """Write ``<lang>.html`` and ``<lang>.md`` per language and ``index.html`` (returned last).
+    """Write ``<lang>.html``, ``<lang>.md`` and ``<lang>.json`` per language and ``index.html``
+    (returned last). ``data_dir``: the data folder, whose files audit each page's tasks
+    (harness.tasks.audit: train/test overlap, near-copies counted once); without it each task
+    still shows its family and how its test set was made, and nothing is counted.
 
     ``published``: MTEB's published scores (``--mteb-results``), shown beside ours where they
     match; without it the pages say nothing about them.
@@ -245,10 +269,11 @@ def build_reports(
     written: list[Path] = []
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     for lang in langs:
-        page = language_page(lang, results, specs, tests, published)
+        page = language_page(lang, results, specs, tests, published, data_dir)
         html, md = render_language(env, page, label)
         written.append(_write(out_dir / f"{lang}.html", html))
         written.append(_write(out_dir / f"{lang}.md", md))
+        written.append(_write(out_dir / f"{lang}.json", page_json(page)))
         pages.append(page)
 
     tests.close()
@@ -264,21 +289,22 @@ def build_reports(
     return written
 
 
-def load_specs(registry_dir: Path | None) -> list[ModelSpec]:
+def load_specs(registry_dir: Path | None, data_dir: Path | None = None) -> list[ModelSpec]:
     if registry_dir is None or not Path(registry_dir).is_dir():
         return []
+    from harness.card.training import with_sample_matches
     from harness.registry import load_registry  # written alongside; imported lazily
 
-    return load_registry(Path(registry_dir))
+    return [with_sample_matches(s, data_dir) for s in load_registry(Path(registry_dir))]
 
 
 def command_inputs(
-    registry_dir: Path | None, mteb_results: Path | None, errors: list[str]
+    registry_dir: Path | None, mteb_results: Path | None, errors: list[str], data_dir: Path | None = None
 ) -> tuple[list[ModelSpec], PublishedScores | None] | None:
     """The registry's specs and MTEB's published scores for `report` and `compare`; None (said in one
-    line) when either cannot be read."""
+    line) when either cannot be read. `data_dir`: where cards' training-sample rows are looked up."""
     try:
-        specs = load_specs(registry_dir)
+        specs = load_specs(registry_dir, data_dir)
     except Exception as exc:
         say(f"cannot read the registry {registry_dir}: {exc}")
         return None
@@ -295,6 +321,7 @@ def report_command(
     out_dir: Path,
     languages: list[str] | None,
     mteb_results: Path | None = None,
+    data_dir: Path | None = None,
 ) -> int:
     """`harness report`: write the reports, print each path (the index last). Returns the exit code."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -302,13 +329,20 @@ def report_command(
         say(f"results folder not found: {results_dir}")
         return 2
     errors: list[str] = []
-    inputs = command_inputs(registry_dir, mteb_results, errors)
+    inputs = command_inputs(registry_dir, mteb_results, errors, data_dir)
     if inputs is None:
         return 2
     specs, published = inputs
     try:
         paths = build_reports(
-            results_dir, specs, out_dir, languages, load_errors=errors, published=published, warnings=errors
+            results_dir,
+            specs,
+            out_dir,
+            languages,
+            load_errors=errors,
+            published=published,
+            warnings=errors,
+            data_dir=data_dir,
         )
     except ValueError as exc:
         say(str(exc))

@@ -66,7 +66,9 @@ from harness.report.words import (
     language_name,
     paired_detail,
 )
+from harness.report.zeroshot import zero_shot
 from harness.store import StoredResult
+from harness.tasks.audit import AuditReport, TaskAudit, task_key
 
 
 def unit_of(stored: StoredResult, by_data: frozenset[str] = frozenset()) -> Unit:
@@ -279,16 +281,35 @@ def _meta_row(info: ModelInfo, records: Sequence[StoredResult]) -> MetaRow:
     )
 
 
+def task_audits(units: Sequence[Unit], audits: AuditReport | None) -> dict[Unit, TaskAudit]:
+    """The audit of each column's task (harness.tasks.audit), where there is one."""
+    found = audits.by_key() if audits is not None else {}
+    return {u: found[task_key(u.task, u.subset)] for u in units if task_key(u.task, u.subset) in found}
+
+
+def stand_ins(audited: dict[Unit, TaskAudit]) -> dict[Unit, Unit]:
+    """Column -> the column that stands for its near-copy group (for every grouped-out column)."""
+    by_key = {(task_key(u.task, u.subset), u.split): u for u in audited}
+    out: dict[Unit, Unit] = {}
+    for unit, audit in audited.items():
+        if audit.group and audit.group != audit.key and (audit.group, unit.split) in by_key:
+            out[unit] = by_key[(audit.group, unit.split)]
+    return out
+
+
 def build_page(
     lang: str,
     results: Sequence[StoredResult],
     specs: Sequence[ModelSpec],
     bootstrap: Callable[..., dict[str, Any]] | PairedTests | None,
+    task_report: AuditReport | None = None,
 ) -> LanguagePage:
     """The view model of one language page (no rendering; I/O only through a PairedTests cache).
 
     ``bootstrap``: the paired bootstrap (a callable like ``paired_bootstrap``, or a
     ``PairedTests`` that caches and parallelises it), or None to compare intervals only.
+    ``task_report``: the audit of the page's tasks (harness.tasks.audit); a near-copy group counts
+    once in an average, as the task that stands for it.
     """
     by_key: dict[str, ModelSpec] = {s.key: s for s in specs}
     mine = [r for r in results if run_language(r.run) == lang]
@@ -304,6 +325,9 @@ def build_page(
         for key in grouped
     }
     units = sorted({u for per in chosen.values() for u, s in per.items() if s.run.status == "ok"})
+    audited = task_audits(units, task_report)
+    stand_in = stand_ins(audited)
+    zero_warnings: set[str] = set()
 
     rows: list[Row] = []
     failures: list[Failure] = []
@@ -334,8 +358,16 @@ def build_page(
         if not cells:
             continue
         ordered = sorted(cells)
-        avg, avg_ci = mean_ci([cells[u].score for u in ordered], [cells[u].ci for u in ordered])
+        grouped_out = [u for u in ordered if u in stand_in and stand_in[u] in cells]
+        counted = [u for u in ordered if u not in grouped_out]
+        avg, avg_ci = mean_ci([cells[u].score for u in counted], [cells[u].ci for u in counted])
         runs = [cells[u].run for u in ordered]
+        zero = {u: zero_shot(info.spec, u.task) for u in units}
+        zero_warnings.update(
+            f"{info.name}, {u.label}: {z.disagreement}"
+            for u, z in zero.items()
+            if z.disagreement and u in cells
+        )
         rows.append(
             Row(
                 info,
@@ -346,6 +378,8 @@ def build_page(
                 len(units),
                 any(r.off_card_language for r in runs),
                 speed=speed_of(runs),
+                zero_shot=zero,
+                grouped_out=grouped_out,
             )
         )
     rows.sort(key=lambda r: (not r.complete, -r.average, r.model.name.lower(), r.model.key))
@@ -419,4 +453,11 @@ def build_page(
         date_range=(stamps[0], stamps[-1]) if stamps else None,
         commits=commits,
         tie_methods=sorted(methods),
+        task_audits=audited,
+        groups=[
+            g
+            for g in (task_report.groups if task_report else [])
+            if any(a.group == g.representative for a in audited.values() if a.key != g.representative)
+        ],
+        zero_shot_warnings=sorted(zero_warnings),
     )

@@ -37,7 +37,10 @@
       th.classList.add("sortable");
       th.setAttribute("tabindex", "0");
       th.setAttribute("title", "Sort by this column");
-      th.addEventListener("click", function () { sortBy(table, th, index); });
+      th.addEventListener("click", function (e) {
+        if (e.target.closest && e.target.closest("a")) { return; } // a header's link (a task's audit) is not a sort
+        sortBy(table, th, index);
+      });
       th.addEventListener("keydown", function (e) {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortBy(table, th, index); }
       });

@@ -1,0 +1,96 @@
+"""``reports/<lang>.json``: a language page for scripts (the same page model the HTML and Markdown show).
+
+Scores are on the 0–1 scale (the pages show ×100). The keys below are a contract; fields may be
+added, none renamed (README.md, "reports/<lang>.json"):
+
+    {"language", "name",
+     "tasks": [{"key", "name", "subset", "split", "sample_creation", "family", "group",
+                "audit": {"test_pairs", "in_train_exact", "in_train_swapped", "in_train_normalized",
+                          "in_dev_exact", "in_dev_swapped", "in_dev_normalized",
+                          "duplicates_in_test"} | null}],
+     "groups": [{"representative", "members", "reason"}],
+     "rows": [{"model", "key", "rank", "average", "average_ci", "complete", "counted",
+               "scores": {task_key: score}, "ci": {task_key: [low, high] | null},
+               "zero_shot": {task_key: true | false | null}, "zero_shot_evidence": {task_key: "..."}}],
+     "leader", "best_zero_shot", "zero_shot_warnings"}
+
+``task_key`` is a column's label (``STSBenchmarkMultilingualSTS[de]``, ``GermanSTSBenchmark``; a
+split other than test is added: ``JSTS (validation)``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from harness.report.page import LanguagePage, Row, Unit
+from harness.tasks.families import family_of, sample_creation
+
+AUDIT_KEYS = (
+    "test_pairs",
+    "in_train_exact",
+    "in_train_swapped",
+    "in_train_normalized",
+    "in_dev_exact",
+    "in_dev_swapped",
+    "in_dev_normalized",
+    "duplicates_in_test",
+)
+
+
+def _points(value: float | None) -> float | None:
+    return None if value is None else round(value / 100, 6)
+
+
+def _task(page: LanguagePage, unit: Unit) -> dict[str, Any]:
+    audit = page.task_audits.get(unit)
+    family = family_of(unit.task)
+    counts = asdict(audit.audit) if audit is not None and audit.audit is not None else None
+    return {
+        "key": unit.label,
+        "name": unit.task,
+        "subset": unit.subset,
+        "split": unit.split,
+        "sample_creation": audit.sample_creation if audit is not None else sample_creation(unit.task),
+        "family": family.key if family else None,
+        "group": audit.group if audit is not None else None,
+        "audit": {k: counts[k] for k in AUDIT_KEYS} if counts is not None else None,
+    }
+
+
+def _row(row: Row) -> dict[str, Any]:
+    cells = sorted(row.cells.items())
+    return {
+        "model": row.model.name,
+        "key": row.model.key,
+        "rank": row.rank,
+        "average": _points(row.average),
+        "average_ci": [_points(x) for x in row.average_ci] if row.average_ci else None,
+        "complete": row.complete,
+        "counted": [u.label for u, _ in cells if u not in row.grouped_out],
+        "scores": {u.label: _points(c.score) for u, c in cells},
+        "ci": {u.label: [_points(x) for x in c.ci] if c.ci else None for u, c in cells},
+        "zero_shot": {u.label: z.value for u, z in sorted(row.zero_shot.items())},
+        "zero_shot_evidence": {u.label: z.evidence for u, z in sorted(row.zero_shot.items())},
+    }
+
+
+def language_json(page: LanguagePage) -> dict[str, Any]:
+    """The page as one JSON-ready dict (see the module docstring for the keys)."""
+    leader, best = page.leader, page.best_zero_shot
+    return {
+        "language": page.lang,
+        "name": page.name,
+        "tasks": [_task(page, u) for u in page.units],
+        "groups": [asdict(g) for g in page.groups],
+        "rows": [_row(r) for r in page.rows],
+        "leader": leader.model.name if leader else None,
+        "best_zero_shot": best.model.name if best else None,
+        "zero_shot_warnings": list(page.zero_shot_warnings),
+    }
+
+
+def dumps(page: LanguagePage) -> str:
+    """The file's text: sorted keys would reorder the contract, so insertion order, indented."""
+    return json.dumps(language_json(page), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
