@@ -20,9 +20,9 @@ from harness.card import (
     repair_mojibake,
 )
 from harness.card.claim_words import dataset_info, split_in
-from harness.card.sts_datasets import sts_dataset
 from harness.card.text import fallback_fix
 from harness.records import ModelSpec
+from harness.sts_datasets import sts_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "registry"

@@ -1,10 +1,10 @@
 """The import graph of `harness/`: one way down the stages, no cycles, no private names across modules.
 
-Every module has a stage (lowest first): the shared vocabulary (languages, errors, records, config,
-stderr and console) < what a model's files and mteb's registry say < cards, prompts and the registry
-< tasks < encode < evaluate < store (and MTEB's published results) < run < report (and `info`) < the
-command line. A module may import its own stage or lower ones, never a later stage (lazy imports
-inside functions count too). See docs/architecture.md.
+Every module has a stage (lowest first): the shared vocabulary (languages, STS dataset names, errors,
+records, config, stderr and console) < what a model's files and mteb's registry say < tasks < cards,
+prompts and the registry < encode < evaluate < store (and MTEB's published results) < run < report
+(and `info`) < the command line. A module may import its own stage or lower ones, never a later
+stage (lazy imports inside functions count too). See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 STAGES = [
     (
         "harness.languages",
+        "harness.sts_datasets",
         "harness.errors",
         "harness.records",
         "harness.config",
@@ -25,8 +26,8 @@ STAGES = [
         "harness.console",
     ),
     ("harness.model_files", "harness.mteb_meta"),
-    ("harness.card", "harness.prompts", "harness.registry"),
     ("harness.tasks",),
+    ("harness.card", "harness.prompts", "harness.registry"),
     ("harness.encode",),
     ("harness.bootstrap", "harness.evaluate", "harness.paired_cache"),
     ("harness.store", "harness.published"),

@@ -38,9 +38,9 @@ from pathlib import Path
 import pytest
 
 from harness.card import parse_card
-from harness.card.sts_datasets import sts_dataset
 from harness.languages import normalize_language
 from harness.records import Claim, ModelSpec
+from harness.sts_datasets import sts_dataset
 
 FOLDER = Path(__file__).resolve().parent / "fixtures" / "realcards"
 FIELDS = ("model_id", "languages", "dimension", "pooling", "max_seq_length", "architecture")

@@ -8,8 +8,8 @@ The package by concept:
     ids.py           Hub ids, registry keys, placeholders
     identity.py      who the card is about: title, model id, languages
     fields.py        structural facts: dimension, pooling, max_seq_length, architecture, ...
-    claims.py        STS claims (model-index) and merging; claim_tables.py, claim_text.py,
-                     claim_words.py and sts_datasets.py read the rest
+    claims.py        STS claims (model-index) and merging; claim_tables.py, claim_text.py and
+                     claim_words.py read the rest (dataset names: `harness.sts_datasets`)
     rows.py          this model's row of a comparison table (and the facts it states)
     spec.py          assembles the `ModelSpec` (and applies registry overrides)
     crosscheck.py    the spec against the model's own files (`harness.model_files`)

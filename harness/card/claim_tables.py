@@ -39,7 +39,8 @@ from harness.card.claim_words import (
 from harness.card.evidence import Evidence, clip
 from harness.card.markdown import Cell, Document, Table
 from harness.card.rows import NAME_HEADERS, select_rows, self_keys
-from harness.card.sts_datasets import (
+from harness.languages import normalize_language
+from harness.sts_datasets import (
     dataset_mentions,
     is_aggregate,
     is_average,
@@ -47,7 +48,6 @@ from harness.card.sts_datasets import (
     normalise,
     sts_dataset,
 )
-from harness.languages import normalize_language
 
 _EPOCH_HEADERS = {"epoch", "epochs", "step", "steps", "globalstep"}
 _SPLIT_HEADERS = {"split", "set", "evalset", "evaluation"}

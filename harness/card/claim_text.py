@@ -28,8 +28,8 @@ from harness.card.claim_words import (
 )
 from harness.card.evidence import Evidence, clip
 from harness.card.markdown import Block, Document
-from harness.card.sts_datasets import dataset_mentions, names_other_benchmark, sts_dataset
 from harness.languages import normalize_language
+from harness.sts_datasets import dataset_mentions, names_other_benchmark, sts_dataset
 
 MAX_LINE_CHARS = 20_000
 _METRIC_TOKEN = re.compile(r"(?i)[\w-]*?(spearman|pearson)[\w’'-]*")

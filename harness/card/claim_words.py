@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.card.evidence import clip
-from harness.card.sts_datasets import sts_dataset
 from harness.languages import normalize_language
 from harness.records import Claim
+from harness.sts_datasets import sts_dataset
 
 MAX_CLAIMS = 200
 

@@ -27,8 +27,8 @@ from harness.card.claim_words import (
 )
 from harness.card.evidence import Evidence, clip, fmt
 from harness.card.markdown import Document
-from harness.card.sts_datasets import normalise, sts_dataset
 from harness.records import Claim
+from harness.sts_datasets import normalise, sts_dataset
 
 MAX_MODEL_INDEX_METRICS = 20_000
 _STS_TASK_TYPES = {"sts", "semanticsimilarity", "semantictextualsimilarity", "sentencesimilarity"}

@@ -15,7 +15,7 @@ import re
 from harness.card.ids import classify_model_id
 from harness.card.markdown import Document
 from harness.card.rows import NAME_HEADERS
-from harness.card.sts_datasets import normalise
+from harness.sts_datasets import normalise
 
 FAMILY_MIN_MODELS = 3
 _HUB_ID = re.compile(r"^(?:https?://huggingface\.co/)?([A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95})/?$")

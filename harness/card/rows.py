@@ -11,8 +11,8 @@ import re
 
 from harness.card.evidence import RANK_PROSE, Evidence
 from harness.card.markdown import Cell, Document, Table
-from harness.card.sts_datasets import normalise
 from harness.model_files import MAX_SEQ_LENGTH
+from harness.sts_datasets import normalise
 
 NAME_HEADERS = frozenset(
     {"model", "models", "modelname", "name", "method", "methods", "system", "模型", "模型名称", "checkpoint"}

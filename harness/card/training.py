@@ -23,8 +23,8 @@ from pathlib import Path
 
 from harness.card.evidence import clip
 from harness.card.markdown import Document
-from harness.card.sts_datasets import dataset_mentions
 from harness.records import ModelSpec, TrainingDataset
+from harness.sts_datasets import dataset_mentions
 
 MAX_OTHER = 30  # datasets without an STS family kept per card (a card may list hundreds)
 MAX_SAMPLES = 10  # sample rows kept per dataset

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from harness.card.sts_datasets import normalise, sts_dataset
+from harness.sts_datasets import normalise, sts_dataset
 
 LOCAL_SUFFIX = "-local"  # a local copy that differs from mteb's data (harness.tasks.readers)
 
