@@ -138,7 +138,7 @@ def _from_hub(target: HubTarget) -> ModelFiles:
     except (OSError, TimeoutError) as exc:
         raise _Unreachable(f"the Hub is unreachable ({type(exc).__name__})") from exc
     except Exception as exc:  # httpx's transport errors and the like: the network, not the model
-        if type(exc).__module__.split(".")[0] in {"httpx", "httpcore", "requests", "urllib3"}:
+        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
             raise _Unreachable(f"the Hub is unreachable ({type(exc).__name__})") from exc
         raise refused(exc) from None
     commit = getattr(info, "sha", None)

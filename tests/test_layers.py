@@ -20,6 +20,7 @@ STAGES = [
     "harness.store",
     "harness.run",
     "harness.report",
+    "harness.registry_add",  # `harness add`: writes registry entries; only the command line uses it
     "harness.cli",
 ]
 SHARED = ("harness.errors", "harness.records")  # import only each other and the language vocabulary
