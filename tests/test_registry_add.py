@@ -438,3 +438,40 @@ def test_generated_marker_only_from_the_top_of_a_card(tmp_path):
         + " (no card) -->\n"
     )
     assert "no-card" not in {w.code for w in load_entry(entry).warnings}
+
+
+# ------------------------------------------------------------------ run: the pinned revision is what loads
+
+
+def test_a_pinned_revision_is_the_one_loaded_from_the_hub(monkeypatch, tmp_path):
+    """An entry `add` wrote (revision = a commit) whose weights are in no cache: planning names that
+    commit, and the loader asks sentence-transformers for the weights at that commit, not at main."""
+    import sentence_transformers
+
+    from harness.records import ModelSpec, RunSettings, Sourced
+    from harness.run import execute
+    from harness.run.jobs import ModelJob
+    from harness.run.plan import locate_weights
+
+    asked: list[dict] = []
+
+    class Refuse(Exception):
+        pass
+
+    def fake_st(name, **kwargs):
+        asked.append({"name": name, **kwargs})
+        raise Refuse("no network in tests")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", fake_st)
+    spec = ModelSpec(
+        key="org__name",
+        source="(test)",
+        model_id=Sourced(value="org/name", source="override:registry.toml"),
+        revision=Sourced(value=OTHER_COMMIT, source="override:registry.toml"),
+    )
+    weights = locate_weights(spec, [], allow_hub=True)
+    assert (weights.source, weights.location, weights.revision) == ("hub", "org/name", OTHER_COMMIT)
+    job = ModelJob(spec, weights, RunSettings(), [], {}, {}, "cpu", 8, 100, 0, None)
+    with pytest.raises(Exception, match="no network in tests"):
+        execute._Loader(job).for_task(None)
+    assert asked and asked[0]["name"] == "org/name" and asked[0]["revision"] == OTHER_COMMIT
