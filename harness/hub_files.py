@@ -145,7 +145,9 @@ def _from_hub(target: HubTarget) -> ModelFiles:
     if not isinstance(commit, str) or not _COMMIT_RE.match(commit):
         raise HubFilesError(f"{target.model_id}: the Hub gave no commit for {target.revision or 'main'}")
     listed = {getattr(s, "rfilename", None) for s in (getattr(info, "siblings", None) or [])}
-    model_id = getattr(info, "id", None) or target.model_id
+    answered = getattr(info, "id", None)  # the Hub's spelling, taken only when it names the same model
+    same = isinstance(answered, str) and answered.lower() == target.model_id.lower()
+    model_id = answered if same else target.model_id
     files: dict[str, bytes] = {}
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="harness-add-") as scratch:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.card import key_for_folder, parse_card_text, valid_key
+from harness.card import classify_model_id, key_for_folder, parse_card_text, valid_key
 from harness.hub_files import (
     CARD_FILE,
     HubFilesError,
@@ -108,7 +108,7 @@ def folder_entry(folder: Path, registry: Path) -> NewEntry:
         )
     spec = parse_card_text(card, source=str(card_path))
     model_id = spec.model_id.value
-    if model_id and "/" in model_id:
+    if model_id and classify_model_id(model_id)[0] == "ok":
         name = model_id.replace("/", "__")  # the card names its Hub id: the entry is that model's
     else:
         name = _key_from(folder.name)
@@ -173,6 +173,8 @@ def mteb_entry(text: str) -> NewEntry:
     if meta is None:
         raise AddError(f"{target.model_id}: mteb's model registry does not know this model id")
     facts = facts_from_meta(meta)
+    if classify_model_id(facts.name)[0] != "ok":  # the entry's folder is named after it
+        raise AddError(f"{target.model_id}: mteb names it {facts.name[:100]!a}, which is not a Hub id")
     front = ["---"]
     if facts.languages:
         front += ["language:", *[f"- {code}" for code in facts.languages]]
@@ -295,7 +297,7 @@ def add_command(
             elif _is_folder(text):
                 entry = folder_entry(Path(text), registry)
             else:
-                parse_hub_target(text)  # a hostile id is refused before the Hub is even probed
+                _hub_id_or_no_folder(text)  # a hostile id is refused before the Hub is even probed
                 if not asked:
                     offline, asked = offline_reason(), True
                 entry = hub_entry(text, offline=offline)
@@ -314,6 +316,15 @@ def add_command(
         written.append(path)
     cards_rc = cards_command(written, False, registry) if written else 0
     return 1 if failed or cards_rc else 0
+
+
+def _hub_id_or_no_folder(text: str) -> None:
+    try:
+        parse_hub_target(text)
+    except HubFilesError:
+        if text.startswith((".", "~", "/")) or text.count("/") > 1:  # meant as a folder
+            raise AddError(f"{text[:100]!a}: no such folder, and not a Hub model id (ORG/NAME)") from None
+        raise
 
 
 def _is_folder(text: str) -> bool:

@@ -475,3 +475,23 @@ def test_a_pinned_revision_is_the_one_loaded_from_the_hub(monkeypatch, tmp_path)
     with pytest.raises(Exception, match="no network in tests"):
         execute._Loader(job).for_task(None)
     assert asked and asked[0]["name"] == "org/name" and asked[0]["revision"] == OTHER_COMMIT
+
+
+def test_a_missing_folder_is_said_to_be_missing(fake_hub, tmp_path, capsys):
+    assert add_command(["./no-such-model"], tmp_path / "r", mteb=False, force=False) == 1
+    assert "no such folder" in capsys.readouterr().err and fake_hub.calls == []
+
+
+def test_the_hubs_answer_never_names_the_folder(fake_hub, tmp_path, monkeypatch):
+    """A Hub answer naming another repository (a redirect, a hostile mirror) does not choose the path."""
+    real = fake_hub.model_info
+
+    def answer(repo_id, **kwargs):
+        info = real(repo_id, **kwargs)
+        info.id = "../../escape"
+        return info
+
+    monkeypatch.setattr(fake_hub, "model_info", answer)
+    assert add_command(["org/name"], tmp_path / "r", mteb=False, force=False) == 0
+    assert [p.name for p in (tmp_path / "r").iterdir()] == ["org__name"]
+    assert not (tmp_path / "escape").exists()
