@@ -495,3 +495,15 @@ def test_the_hubs_answer_never_names_the_folder(fake_hub, tmp_path, monkeypatch)
     assert add_command(["org/name"], tmp_path / "r", mteb=False, force=False) == 0
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["org__name"]
     assert not (tmp_path / "escape").exists()
+
+
+def test_the_audit_says_no_card(tmp_path):
+    """The report's card audit words the finding `add --mteb` leaves."""
+    from harness.report.view import card_audit, model_info
+    from harness.report.words import WARNING_TEXT
+
+    reg = tmp_path / "registry"
+    assert add_command(["intfloat/multilingual-e5-small"], reg, mteb=True, force=False) == 0
+    (spec,) = load_registry(reg)
+    audit = card_audit(model_info(spec.key, spec, []), [])
+    assert ("no-card", WARNING_TEXT["no-card"]) in audit.warnings

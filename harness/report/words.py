@@ -26,6 +26,9 @@ WARNING_TEXT: dict[str, str] = {
     "is about; its id is not used.",
     "unfilled-template": "The card is an unfilled template: its name and description are placeholders.",
     "html-in-name": "The card's title contained HTML markup; it was removed.",
+    "no-card": "No model card: the entry's facts come from mteb's model registry (`harness add --mteb`).",
+    "generated-card": "The model has no card of its own; `harness add` generated one from its "
+    "configuration files.",
     # language
     "inferred-language": "The card does not declare a language; the language was inferred from its "
     "example text.",
