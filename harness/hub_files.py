@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.card import MAX_CARD_BYTES, classify_model_id
-from harness.model_files import MAX_CONFIG_BYTES
+from harness.model_files import MAX_CONFIG_BYTES, UnreadableFile, read_bytes
 
 # What `harness add` copies: the card and the files that say what the model is (never weights;
 # tokenizer.json and vocabularies can be megabytes and say nothing the card is checked against).
@@ -165,11 +165,9 @@ def _from_hub(target: HubTarget) -> ModelFiles:
 def _keep(files: dict[str, bytes], notes: list[str], name: str, path: Path) -> None:
     limit = MAX_CARD_BYTES if name == CARD_FILE else MAX_CONFIG_BYTES
     try:
-        size = path.stat().st_size
-        if not path.is_file() or size > limit:
-            notes.append(f"{name}: not a regular file or larger than {limit} bytes; not copied")
-            return
-        files[name] = path.read_bytes()
+        files[name] = read_bytes(path, limit)  # a regular file within the limit, never a FIFO
+    except UnreadableFile as exc:
+        notes.append(f"{name}: {exc.reason}; not copied")
     except OSError as exc:
         notes.append(f"{name}: cannot read it ({exc.strerror or exc}); not copied")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.card import classify_model_id, key_for_folder, parse_card_text, valid_key
+from harness.card import MAX_CARD_BYTES, classify_model_id, key_for_folder, parse_card_text, valid_key
 from harness.hub_files import (
     CARD_FILE,
     HubFilesError,
@@ -35,6 +35,7 @@ from harness.hub_files import (
     is_revision,
     parse_hub_target,
 )
+from harness.model_files import read_bytes
 from harness.registry import GENERATED_MARK, OVERRIDES_FILE, cards_command
 
 PREVIOUS_CARD = "README.previous.md"
@@ -99,8 +100,11 @@ def folder_entry(folder: Path, registry: Path) -> NewEntry:
         raise AddError(f"{folder}: not a model folder (no modules.json or config.json)")
     card_path = folder / CARD_FILE
     notes: list[str] = []
-    if card_path.is_file():
-        card = card_path.read_bytes()
+    if card_path.exists():
+        try:
+            card = read_bytes(card_path, MAX_CARD_BYTES)
+        except OSError as exc:
+            raise AddError(f"{card_path}: {getattr(exc, 'reason', None) or exc.strerror or exc}") from None
     else:
         card = _generated_card(folder)
         notes.append(
@@ -220,7 +224,8 @@ def with_languages(entry: NewEntry, codes: list[str]) -> NewEntry:
 
 def _toml(comment: str, **values: str) -> bytes:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# {' '.join(comment.split())} ({stamp})"]
+    printable = "".join(ch if ch.isprintable() else "?" for ch in " ".join(comment.split()))
+    lines = [f"# {printable} ({stamp})"]  # a TOML comment holds no control character
     lines += [f"{k} = {json.dumps(v, ensure_ascii=True)}" for k, v in values.items()]  # a TOML basic string
     return ("\n".join(lines) + "\n").encode()
 

@@ -507,3 +507,21 @@ def test_the_audit_says_no_card(tmp_path):
     (spec,) = load_registry(reg)
     audit = card_audit(model_info(spec.key, spec, []), [])
     assert ("no-card", WARNING_TEXT["no-card"]) in audit.warnings
+
+
+def test_odd_folder_names_and_a_fifo_card(tmp_path, tiny_bert_dir, capsys):
+    import shutil
+
+    odd = tmp_path / "Fine Tuned\x1b[31m model"
+    shutil.copytree(tiny_bert_dir, odd)
+    reg = tmp_path / "registry"
+    assert add_command([str(odd)], reg, mteb=False, force=False) == 0
+    entry = reg / "fine-tuned-31m-model"
+    overrides = tomllib.loads((entry / "registry.toml").read_text())  # no control character in the comment
+    assert overrides["path"] == "../../Fine Tuned\x1b[31m model"  # inside the project: relative, escaped
+    assert load_entry(entry).local_path.value == str(odd)
+    fifo = tmp_path / "fifo-card"
+    shutil.copytree(tiny_bert_dir, fifo)
+    os.mkfifo(fifo / "README.md")
+    assert add_command([str(fifo)], reg, mteb=False, force=False) == 1  # returns: a FIFO is never read
+    assert "not a regular file" in capsys.readouterr().err
