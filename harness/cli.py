@@ -94,6 +94,35 @@ def cards(
 
 
 @app.command()
+def add(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="ORG/NAME[@REVISION] (a Hub id), or a local sentence-transformers folder."),
+    ],
+    mteb: Annotated[
+        bool, typer.Option("--mteb", help="No card: take the facts from mteb's model registry (ModelMeta).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing entry (its card is kept as README.previous.md)."),
+    ] = False,
+    lang: Annotated[
+        list[str] | None,
+        typer.Option("--lang", help="The model's languages, for a card that names none (registry.toml)."),
+    ] = None,
+    registry: RegistryOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Add models to the registry: a Hub card pinned to a commit, a local folder, or mteb's facts."""
+    from harness.config import check_languages
+    from harness.registry_add import add_command
+
+    codes = _checked(check_languages, lang)
+    cfg = _config(config, registry=registry)
+    raise typer.Exit(add_command(list(targets), cfg.registry.value, mteb=mteb, force=force, languages=codes))
+
+
+@app.command()
 def models(
     lang: LangOpt = None,
     registry: RegistryOpt = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Iterable
@@ -34,6 +35,20 @@ OVERRIDES_FILE = "registry.toml"
 CARD_SUFFIXES = {".md", ".txt", ".markdown"}
 _NOT_CARDS = {"manifest.md", "license.md", "license.txt", "changelog.md", "notice.md", "notice.txt"}
 MAX_OVERRIDES_BYTES = 1_000_000
+# A card `harness add` wrote itself carries this comment: "(no card)" from mteb's ModelMeta,
+# "(generated)" from a folder's configuration files. Its entry gets a finding saying so.
+GENERATED_MARK = "<!-- harness add: generated card"
+_GENERATED_RE = re.compile(re.escape(GENERATED_MARK) + r" \((no card|generated)\)")
+_GENERATED_FINDINGS = {
+    "no card": Finding(
+        code="no-card",
+        message="no model card: the entry's facts come from mteb's ModelMeta (harness add --mteb)",
+    ),
+    "generated": Finding(
+        code="generated-card",
+        message="the model has no card of its own: `harness add` generated this one from its config files",
+    ),
+}
 
 
 def default_registry() -> Path:
@@ -105,6 +120,9 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
     spec = parse_card(folder / CARD_FILE, key=key, overrides=overrides, model_dir=model_dir)
     if problem:
         spec = spec.model_copy(update={"errors": [*spec.errors, problem]})
+    generated = _generated_finding(folder / CARD_FILE)
+    if generated is not None:
+        spec = spec.model_copy(update={"warnings": [generated, *spec.warnings]})
     local = spec.local_path.value
     if local and model_dir is None:
         if Path(local).is_dir():
@@ -119,6 +137,17 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
             spec = spec.model_copy(update={"warnings": [*spec.warnings, note]})
     spec = with_sources(spec, model_dir, overrides=overrides)  # mteb's metadata and the prompts
     return with_mteb_training(spec)
+
+
+def _generated_finding(card: Path) -> Finding | None:
+    """The finding for a card `harness add` generated (its marker comment is near the top), else None."""
+    try:
+        with card.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    found = _GENERATED_RE.search(head)
+    return _GENERATED_FINDINGS[found.group(1)] if found else None
 
 
 def _holds_anything(folder: Path) -> bool:

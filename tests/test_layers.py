@@ -27,7 +27,7 @@ STAGES = [
     ),
     ("harness.model_files", "harness.mteb_meta"),
     ("harness.tasks",),
-    ("harness.card", "harness.prompts", "harness.registry"),
+    ("harness.card", "harness.prompts", "harness.registry", "harness.hub_files", "harness.registry_add"),
     ("harness.encode",),
     ("harness.bootstrap", "harness.evaluate", "harness.paired_cache"),
     ("harness.store", "harness.published"),

@@ -386,8 +386,9 @@ def load_model(
     dtype: str,
     trust_remote_code: bool = False,
     max_seq_length: int | None = None,
+    revision: str | None = None,
 ) -> LoadedModel:
-    """Load a sentence-transformers model (a local folder, or a Hub id when online).
+    """Load a sentence-transformers model (a local folder, or a Hub id when online, at `revision`).
 
     ``dtype`` is resolved with :func:`resolve_dtype` (so fp16/bf16 only happen on CUDA).
     Raises :class:`RemoteCodeRefused` before anything is imported from the folder when it
@@ -419,6 +420,7 @@ def load_model(
                 device=device,
                 trust_remote_code=trust_remote_code,
                 local_files_only=is_local,
+                revision=None if is_local else revision,  # a pinned commit (registry.toml) is what runs
                 model_kwargs={"dtype": torch_dtype},
             )
     except ModelLoadError:

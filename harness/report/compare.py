@@ -239,7 +239,7 @@ def compare_models(
         all_recs = [r for r in results if r.model_key == key]
         info = model_info(key, by_key.get(key), all_recs)
         shared = [recs[t.unit].run for t in tasks] or [s.run for s in recs.values()]
-        return Side(info, speed_of(shared), card_audit(info, shared))
+        return Side(info, speed_of(shared, [r.run for r in all_recs]), card_audit(info, shared))
 
     matches: list[tuple[str, Unit, PublishedMatch]] = []
     if published is not None:

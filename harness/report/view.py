@@ -119,19 +119,44 @@ def model_info(key: str, spec: ModelSpec | None, records: Sequence[StoredResult]
     return ModelInfo(key, name, None, hub_url(name) if len(ids) == 1 else None, None)
 
 
-def speed_of(runs: Sequence[RunRecord]) -> Speed | None:
-    encodes = [r.encode for r in runs if r.encode is not None]
+FROM_CACHE = "from cache (not encoded in this run)"
+
+
+def _encoded(run: RunRecord) -> bool:
+    """Whether the run put sentences through the model (a run that found every vector in the
+    embedding cache loaded no model: its 0 sentences/s on device "none" measure nothing)."""
+    e = run.encode
+    return e is not None and (e.n_encoded is None or e.n_encoded > 0) and e.device != "none"
+
+
+def speed_of(runs: Sequence[RunRecord], stored: Sequence[RunRecord] = ()) -> Speed | None:
+    """The speed of the runs that encoded. When every run read its vectors from the cache: the
+    speed of the stored runs (`stored`: the model's others) that encoded with the same settings,
+    said as such in the device cell; else "from cache (not encoded in this run)" there."""
+    timed = [r for r in runs if _encoded(r)]
+    cached = [r for r in runs if r.encode is not None and not _encoded(r)]
+    kept = not timed and bool(cached)  # the speed shown is an earlier run's
+    if kept:
+        same = {r.settings_hash for r in cached}
+        timed = [r for r in stored if _encoded(r) and r.settings_hash in same]
+        if not timed:
+            return Speed(None, None, FROM_CACHE, ", ".join(_dtypes(cached)) or "–", "–")
+    encodes = [r.encode for r in timed if r.encode is not None]
     rates = [v for v in (finite(e.sentences_per_second) for e in encodes) if v is not None]
     mems = [v for v in (finite(e.peak_memory_bytes) for e in encodes) if v is not None]
-    devices = sorted({d for d in (_device_text(r) for r in runs) if d})
-    dtypes = _dtypes(runs)
+    devices = sorted({d for d in (_device_text(r) for r in timed or runs) if d})
+    dtypes = _dtypes(timed or runs)
     batches = sorted({str(e.batch_size) for e in encodes if e.batch_size is not None})
     if not rates and not mems and not devices:
         return None
+    device = ", ".join(devices) or "–"
+    if kept:
+        when = max((r.finished_at or r.started_at or "")[:10] for r in timed)
+        device += f"; {FROM_CACHE}: the speed of the run{f' of {when}' if when else ''} that encoded"
     return Speed(
         statistics.median(rates) if rates else None,
         max(mems) if mems else None,
-        ", ".join(devices) or "–",
+        device,
         ", ".join(dtypes) or "–",
         ", ".join(batches) or "–",
     )
@@ -377,7 +402,7 @@ def build_page(
                 len(cells),
                 len(units),
                 any(r.off_card_language for r in runs),
-                speed=speed_of(runs),
+                speed=speed_of(runs, [r.run for rs in grouped[key].values() for r in rs]),
                 zero_shot=zero,
                 grouped_out=grouped_out,
             )

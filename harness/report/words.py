@@ -33,6 +33,9 @@ WARNING_TEXT: dict[str, str] = {
     "is taken from it.",
     "base-model-in-usage": "The card's usage code builds the model on top of another model; that base "
     "model's id is not this model's.",
+    "no-card": "No model card: the entry's facts come from mteb's model registry (`harness add --mteb`).",
+    "generated-card": "The model has no card of its own; `harness add` generated one from its "
+    "configuration files.",
     # language
     "inferred-language": "The card does not declare a language; the language was inferred from its "
     "example text.",

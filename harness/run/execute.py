@@ -120,6 +120,7 @@ class _Loader:
                     dtype=job.settings.dtype,
                     trust_remote_code=job.settings.trust_remote_code,
                     max_seq_length=job.settings.max_seq_length,
+                    revision=job.weights.revision if job.weights.source == "hub" else None,
                 )
                 if model.dtype != job.settings.dtype:  # the record and the cache key would lie
                     raise ModelLoadError(
