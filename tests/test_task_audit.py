@@ -108,6 +108,8 @@ def test_tasks_audit_cli_json(capsys):
     stsb = next(t for t in out["tasks"] if t["key"] == "STSBenchmark")
     assert stsb["audit"]["in_train_exact"] > 0
     assert any(g["representative"] == "STSBenchmark" for g in out["groups"])
+    # STS17 en-en holds 125 of STS-B's 1,379 test pairs (half of its own 250): partly drawn from it, no copy
+    assert not any("STS17[en-en]" in g["members"] for g in out["groups"])
     assert main(["tasks", "--json"]) == 2  # --json needs --audit
 
 

@@ -7,8 +7,8 @@ For every task with local data (`harness tasks --audit`, and every report page):
   exchanged, not exact) and ``normalized`` (equal only after `normalize_text`: Unicode NFKC,
   case folding, punctuation removed, whitespace collapsed; either order);
 * ``duplicates_in_test``: test rows whose pair (normalised, either order) an earlier test row has;
-* near-copies: tasks of one language and split whose test sets share at least
-  `NEAR_COPY_SHARE` of their exact pairs (the DeepL GermanSTSBenchmark and stsb_multi_mt de). They
+* near-copies: tasks of one language and split whose test sets share at least `NEAR_COPY_SHARE`
+  of the larger test set's exact pairs (the DeepL GermanSTSBenchmark and stsb_multi_mt de). They
   form one group, and a model's average counts a group once: the MTEB task stands for it;
 * how the test set was made (mteb's ``sample_creation``) and its family (harness.tasks.families),
   with what the data itself shows (gold scores equal to STS-B's row by row).
@@ -259,7 +259,7 @@ def _other_split(task: StsTask, split: str, notes: list[str]) -> StsPairs | None
 
 
 def near_copy_groups(audits: Sequence[TaskAudit], tests: dict[str, StsPairs]) -> list[NearCopyGroup]:
-    """Tasks of one language and split whose test sets share at least NEAR_COPY_SHARE of their pairs."""
+    """Tasks of one language and split that share at least NEAR_COPY_SHARE of the larger test set's pairs."""
     keys = [t.key for t in audits if t.key in tests and len(t.languages) == 1]
     info = {t.key: t for t in audits}
     rows = {k: list(zip(tests[k].sentence1, tests[k].sentence2, strict=True)) for k in keys}
@@ -278,8 +278,10 @@ def near_copy_groups(audits: Sequence[TaskAudit], tests: dict[str, StsPairs]) ->
         for b in keys[i + 1 :]:
             if info[a].languages != info[b].languages or info[a].split != info[b].split:
                 continue
-            smaller = min(len(rows[a]), len(rows[b])) or 1
-            if max(shared(a, b), shared(b, a)) / smaller >= NEAR_COPY_SHARE:
+            # against the larger set: a task whose pairs are partly drawn from another (STS17 en-en holds
+            # 125 of STS-B's 1,379 test pairs) is not a copy of it
+            larger = max(len(rows[a]), len(rows[b])) or 1
+            if max(shared(a, b), shared(b, a)) / larger >= NEAR_COPY_SHARE:
                 parent[root(b)] = root(a)
     members: dict[str, list[str]] = {}
     for k in keys:
