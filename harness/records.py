@@ -337,6 +337,7 @@ class EncodeStats(Frozen):
     n_texts: int | None = None  # texts passed in (duplicates included)
     n_unique: int | None = None
     n_cache_hits: int | None = None  # unique texts served from the cache
+    n_cache_evicted: int | None = None  # cached vectors found damaged (checksum): misses, re-encoded
     n_encoded: int | None = None  # unique texts run through the model
     encode_seconds: float | None = None  # tokenize + forward of the misses (model loading excluded)
     sentences_per_second: float | None = None  # n_encoded / encode_seconds (0 when nothing was encoded)

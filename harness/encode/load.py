@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.encode.integrity import integrity_problem
 from harness.errors import EncodeError, ModelLoadError, RemoteCodeRefused
 from harness.model_files import (
     folder_files,
@@ -281,6 +282,9 @@ def check_loaded(report: LoadReport, model: Any, location: str) -> None:
     wrong_tokenizer = tokenizer_problem(model)
     if wrong_tokenizer:
         raise ModelLoadError(f"{location}: {wrong_tokenizer}: not this model's tokenizer")
+    not_the_model = integrity_problem(model) if model is not None else None
+    if not_the_model:
+        raise ModelLoadError(f"{location}: {not_the_model}")
 
 
 def tokenizer_problem(model: Any) -> str | None:
