@@ -7,6 +7,7 @@ One section per class; docs/reliability.md ("Round five") lists each case with i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -573,3 +574,167 @@ def test_a_folder_that_is_not_the_model_is_an_error_result_and_the_good_one_is_s
     assert runs["b-good"].status == "ok"
     assert runs["a-short"].status == "error" and runs["a-short"].error_kind == "load-failed"
     assert "max_seq_length 3" in runs["a-short"].error
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsys, monkeypatch):
+    import time
+
+    pytest.importorskip("ray")
+    from fixtures.workspace import write_entry, write_pairs
+
+    from harness.run import distributed
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("ray.init was called: it retries for ever while nothing answers")
+
+    monkeypatch.setattr("ray.init", never)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    write_entry(tmp_path / "registry", "m", "org/m", tmp_path / "nowhere")
+    argv = [
+        "run",
+        "--pairs",
+        write_pairs(tmp_path / "p.tsv"),
+        "--model",
+        "m",
+        "--registry",
+        tmp_path / "registry",
+    ]
+    started = time.monotonic()
+    rc, _, err = run_cli(capsys, *argv, "--executor", "ray", "--ray-address", "127.0.0.1:1")
+    assert time.monotonic() - started < distributed.CONNECT_DEADLINE_S + 5
+    assert rc != 0 and err.splitlines() == [
+        "harness: --ray-address 127.0.0.1:1: no Ray cluster answers there within 10 s (Connection refused); "
+        "start one there (ray start --head) or leave --ray-address out for a local Ray"
+    ]
+    distributed.check_reachable(None)  # a local Ray, and "auto", are Ray's own to find
+    distributed.check_reachable("auto")
+
+
+# ---------------------------------------------------------------- tier 7: results of a newer harness
+
+
+def test_unknown_fields_of_a_newer_harness_are_read_not_quarantined(tmp_path):
+    results = tmp_path / "results"
+    path = stored_run(results, "newer", 0.5, [0.4, 0.6], encode=EncodeStats(n_texts=6))
+    edit_run(path, a_field_added_later={"x": 1}, encode={"n_texts": 6, "joules": 3.5})
+    notes: list[str] = []
+    store.prepare_folder(results, notes)  # what `run` does first
+    assert notes == [] and path.exists()  # was: moved to .quarantine/ and recomputed
+    [loaded] = store.load_results(results)
+    assert loaded.run.scores["main_score"] == 0.5 and loaded.run.encode.n_texts == 6
+
+
+def test_a_file_of_a_newer_schema_is_left_alone_with_one_line(tmp_path):
+    results = tmp_path / "results"
+    path = stored_run(results, "newer", 0.5, [0.4, 0.6])
+    data = json.loads(path.read_text())
+    data["harness"]["schema_version"] = store.SCHEMA_VERSION + 1
+    path.write_text(json.dumps(data))
+    before = path.read_text()
+    notes: list[str] = []
+    store.prepare_folder(results, notes)
+    assert path.read_text() == before and not (results / store.QUARANTINE_FOLDER).exists()
+    assert notes == [
+        f"{path}: written by a newer harness (schema_version 3; this one reads up to 2); left as it is"
+    ]
+    with pytest.raises(store.StoreError, match="left as it is, not stored over it"):
+        stored_run(results, "newer", 0.6, [0.5, 0.7])
+    assert path.read_text() == before
+
+
+# ------------------------------------------------ tier 5: configuration files named, never skipped
+
+
+@pytest.fixture
+def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """cwd two folders below tmp_path, whose harness.toml sets a results folder; no HARNESS_CONFIG."""
+    (tmp_path / "harness.toml").write_text('results = "parent-results"\n')
+    work = tmp_path / "project" / "sub"
+    work.mkdir(parents=True)
+    monkeypatch.delenv("HARNESS_CONFIG", raising=False)
+    monkeypatch.chdir(work)
+    return tmp_path / "project"
+
+
+@pytest.mark.parametrize("kind", ["dangling-link", "fifo", "dev-zero", "loop", "folder"])
+def test_an_unreadable_harness_toml_stops_the_command_instead_of_a_parents(in_project, capsys, kind):
+    target = in_project / "harness.toml"
+    if kind == "dangling-link":
+        target.symlink_to(in_project / "gone.toml")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "loop":
+        target.symlink_to(target)
+    else:
+        target.mkdir()
+    from harness import config
+
+    with pytest.raises(config.ConfigError) as err:  # was: skipped, and the parent's harness.toml used
+        config.resolve({})
+    assert str(err.value).startswith(f"{target}: ") and "not read" in str(err.value)
+    rc, out, err_text = run_cli(capsys, "models")
+    assert rc == 2 and out == "" and err_text == f"harness: {err.value}\n"
+
+
+def test_a_pyproject_whose_tool_is_not_a_table_is_not_ours(in_project, capsys):
+    from harness import config
+
+    (in_project / "pyproject.toml").write_text('tool = "x"\n')
+    assert config.resolve({}).file == in_project.parent / "harness.toml"  # was: AttributeError, every command
+    _, _, err = run_cli(capsys, "models")
+    assert "AttributeError" not in err and "Traceback" not in err
+
+
+def test_a_home_folder_of_no_user_is_one_line_naming_file_and_key(in_project, capsys, monkeypatch):
+    (in_project / "harness.toml").write_text('data_dir = "~nosuchuser-h24/x"\n')
+    rc, _, err = run_cli(capsys, "models")
+    assert rc == 2 and err.splitlines() == [
+        f"harness: {in_project / 'harness.toml'}: data_dir: '~nosuchuser-h24/x': ~nosuchuser-h24 names no "
+        "user with a home folder here"
+    ]  # was: RuntimeError: Could not determine home directory
+    monkeypatch.setenv("HARNESS_RESULTS_DIR", "~nosuchuser-h24/r")
+    (in_project / "harness.toml").write_text("")
+    rc, _, err = run_cli(capsys, "models")
+    assert rc == 2 and err.startswith("harness: HARNESS_RESULTS_DIR: '~nosuchuser-h24/r': ")
+
+
+# ---------------------------------------- tier 1: a task copy with its gold scores shuffled
+
+SHARED_STS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sts"
+
+
+@pytest.mark.skipif(not (SHARED_STS / "ro_sts" / "RO-STS.test.tsv").is_file(), reason="shared data missing")
+def test_a_copy_with_its_gold_scores_shuffled_runs_under_a_local_name(tmp_path):
+    import random
+
+    from harness import tasks as T
+    from harness.tasks.catalog import verification
+
+    lines = (SHARED_STS / "ro_sts" / "RO-STS.test.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    scores = [line.split("\t", 1)[0] for line in lines]
+    random.Random(0).shuffle(scores)  # every score figure, count and length stays as it was
+    data = tmp_path / "data"
+    copy = data / "ro_sts" / "RO-STS.test.tsv"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(
+        "".join(f"{s}\t{line.split(chr(9), 1)[1]}" for s, line in zip(scores, lines, strict=True))
+    )
+    (task,) = T.catalog(names=["RonSTS"], data_dir=data)
+    assert (task.name, task.in_mteb, task.mteb_revision) == ("RonSTS-local", False, None)  # was: RonSTS
+    check = verification(task)
+    assert check.status == "mismatch" and len(check.differences) == 1
+    assert "vs the verified copy's 406d3530c559" in check.differences[0]
+    assert "gold scores moved between rows?" in check.summary()
+    copy.write_text("".join(lines))  # the copy as verified: MTEB's task again
+    (task,) = T.catalog(names=["RonSTS"], data_dir=data)
+    assert task.name == "RonSTS" and task.in_mteb
+
+
+def test_a_split_without_a_known_fingerprint_is_not_taken_for_mteb_s():
+    from harness.records import StsPairs
+    from harness.tasks.fingerprints import order_problem
+
+    pairs = StsPairs(sentence1=["a", "b"], sentence2=["c", "d"], gold=[1.0, 2.0])
+    assert "no verified copy of this split is known" in order_problem("STS12", "default", "test", pairs)

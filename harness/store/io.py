@@ -40,6 +40,10 @@ class TooLargeResult(UnreadableResult):
         self.size = size
 
 
+class NewerResult(UnreadableResult):
+    """Written by a newer harness (a higher ``schema_version``): skipped, never moved or written over."""
+
+
 class InvalidResult(StoreError):
     """Read, but not a result this version can use (quarantined by ``run``)."""
 

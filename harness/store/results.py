@@ -40,11 +40,12 @@ from typing import Any
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.records import RunRecord
+from harness.records import EncodeStats, RunRecord
 from harness.store import io as store_io
 from harness.store import mteb_layout
 from harness.store.io import (
     InvalidResult,
+    NewerResult,
     StoreError,
     TooLargeResult,
     atomic_write_json,
@@ -195,6 +196,8 @@ def _existing_runs(root: Path, path: Path, notes: list[str]) -> list[RunRecord]:
         return _runs_of(path, read_json(path))
     except FileNotFoundError:
         return []
+    except NewerResult as exc:
+        raise StoreError(f"{exc}, not stored over it") from None
     except TooLargeResult as exc:
         raise StoreError(
             f"{path}: not stored: the file there has {exc.size} bytes, more than the "
@@ -213,6 +216,12 @@ def _runs_of(path: Path, data: dict[str, Any]) -> list[RunRecord]:
     block = data.get("harness")
     if not isinstance(block, dict) or not isinstance(block.get("runs", []), list):
         raise InvalidResult(f"{path}: not a harness result (no valid 'harness' block)")
+    version = block.get("schema_version", 1)
+    if _is_number(version) and version > SCHEMA_VERSION:
+        raise NewerResult(
+            f"{path}: written by a newer harness (schema_version {version}; this one reads up to "
+            f"{SCHEMA_VERSION}); left as it is"
+        )
     runs = []
     for number, raw in enumerate(block.get("runs", [])):
         try:
@@ -245,7 +254,8 @@ def _strict_numbers(raw: Any) -> None:
     }
     encode = raw.get("encode")
     if isinstance(encode, dict):
-        groups["encode"] = [v for k, v in encode.items() if k not in ("device", "dtype") and v is not None]
+        numbers = set(EncodeStats.model_fields) - {"device", "dtype"}  # fields added later are read past
+        groups["encode"] = [v for k, v in encode.items() if k in numbers and v is not None]
     for name, values in groups.items():
         if isinstance(values, list) and not all(map(_is_number, values)):
             bad = next(v for v in values if not _is_number(v))
