@@ -738,3 +738,109 @@ def test_a_split_without_a_known_fingerprint_is_not_taken_for_mteb_s():
 
     pairs = StsPairs(sentence1=["a", "b"], sentence2=["c", "d"], gold=[1.0, 2.0])
     assert "no verified copy of this split is known" in order_problem("STS12", "default", "test", pairs)
+
+
+# ---------------------------------------- tier 5: model files sentence-transformers rejects, named
+
+
+def no_pooling(folder: Path) -> None:
+    modules = json.loads((folder / "modules.json").read_text())
+    (folder / "modules.json").write_text(json.dumps([m for m in modules if "Pooling" not in m["type"]]))
+
+
+def prompts_of(value: Any) -> Any:
+    def edit(folder: Path) -> None:
+        path = folder / "config_sentence_transformers.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**data, "prompts": value}))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (no_pooling, "modules.json: no Pooling module after the Transformer (Transformer)"),
+        (
+            prompts_of("query: "),
+            "config_sentence_transformers.json: prompts: must map prompt names to texts, not a string",
+        ),
+        (
+            prompts_of(["query: "]),
+            "config_sentence_transformers.json: prompts: must map prompt names to texts, not a list",
+        ),
+        (
+            prompts_of(None),
+            "config_sentence_transformers.json: prompts: must map prompt names to texts, not null",
+        ),
+        (
+            prompts_of({"query": "q\ud800: "}),
+            "config_sentence_transformers.json: prompts['query']: holds a lone surrogate",
+        ),
+    ],
+    ids=["no-pooling", "prompts-string", "prompts-list", "prompts-null", "lone-surrogate"],
+)
+def test_model_files_sentence_transformers_rejects_are_one_line_naming_file_and_key(
+    tmp_path, tiny_bert_dir, capsys, edit, says
+):
+    from fixtures.workspace import write_entry, write_pairs
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_bert_dir, folder, symlinks=False)
+    edit(folder)
+    message = refused(folder)
+    assert message.startswith(f"{folder}/") and says in message
+    write_entry(tmp_path / "registry", "m", "org/m", folder)
+    argv = [
+        "run",
+        "--pairs",
+        write_pairs(tmp_path / "p.tsv"),
+        "--model",
+        "m",
+        "--registry",
+        tmp_path / "registry",
+    ]
+    rc, _, _ = run_cli(capsys, *argv, "--results", tmp_path / "r", "--no-cache", "--bootstrap", "100")
+    [stored] = store.load_results(tmp_path / "r")  # the error record is always stored
+    assert rc == 1 and stored.run.status == "error" and stored.run.error_kind == "load-failed"
+    assert says in stored.run.error  # was: KeyError: 'sentence_embedding' / AttributeError: 'str' object ...
+
+
+def test_the_run_summary_never_says_ok_for_a_model_whose_every_task_failed(
+    tmp_path, tiny_bert_dir, capsys, monkeypatch
+):
+    from fixtures.workspace import write_entry, write_pairs
+
+    from harness import encode
+
+    real = encode.load_model
+
+    def constant(*args: Any, **kwargs: Any) -> Any:  # every vector the same: each task's score undefined
+        loaded = real(*args, **kwargs)
+        forward = loaded.model.forward
+
+        def same(features: dict, **kw: Any) -> Any:
+            out = forward(features, **kw)
+            out["sentence_embedding"] = out["sentence_embedding"] * 0 + 1
+            return out
+
+        loaded.model.forward = same
+        return loaded
+
+    monkeypatch.setattr(encode, "load_model", constant)
+    write_entry(tmp_path / "registry", "m", "org/m", tiny_bert_dir)
+    pairs = [write_pairs(tmp_path / "a.tsv"), write_pairs(tmp_path / "b.tsv", seed=2)]
+    argv = [
+        "run",
+        "--pairs",
+        pairs[0],
+        "--pairs",
+        pairs[1],
+        "--model",
+        "m",
+        "--registry",
+        tmp_path / "registry",
+    ]
+    rc, out, _ = run_cli(capsys, *argv, "--results", tmp_path / "r", "--no-cache", "--bootstrap", "100")
+    assert rc == 1
+    assert "m: error (all 2 task(s) failed (see above))" in out  # was: "m: ok"

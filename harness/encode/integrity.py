@@ -16,6 +16,7 @@ tokenizer file alike with the special tokens kept in place. Only the model's beh
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 # A tokenizer may cover fewer rows than the embedding table (tables are padded to a multiple of 64
@@ -27,6 +28,45 @@ MIN_SEQ_LENGTH = 16
 # A vocabulary with (almost) no upper-case tokens is an uncased model's; judged on this many or more.
 _MIN_WORD_TOKENS = 1000
 _UNCASED_SHARE = 0.002
+
+
+# Modules that never turn token embeddings into one sentence embedding: with a Transformer and only
+# these, sentence-transformers fails at the first sentence (KeyError: 'sentence_embedding').
+_NOT_POOLING = frozenset({"Transformer", "Dense", "Normalize", "LayerNorm", "Dropout"})
+
+
+def file_problem(model_dir: Path) -> str | None:
+    """What a sentence-transformers folder's own files say wrong before it loads (None: nothing), in one
+    line naming the file and key: a pipeline without a pooling module, ``prompts`` that are not names
+    mapped to texts, or a prompt that is not text (a lone surrogate, which no result file can hold)."""
+    from harness.model_files import read_json, read_modules
+
+    modules, _ = read_modules(model_dir)
+    kinds = {m.kind for m in modules or []}
+    if "Transformer" in kinds and kinds <= _NOT_POOLING:
+        found = ", ".join(sorted(kinds))
+        return (
+            f"{model_dir}/modules.json: no Pooling module after the Transformer ({found}): its token "
+            "embeddings never become a sentence embedding"
+        )
+    config, _ = read_json(model_dir / "config_sentence_transformers.json")
+    if not isinstance(config, dict) or "prompts" not in config:
+        return None
+    where = f"{model_dir}/config_sentence_transformers.json: prompts"
+    prompts = config["prompts"]
+    if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
+        json_types = {str: "a string", list: "a list", type(None): "null", bool: "a boolean"}
+        shown = json_types.get(
+            type(prompts), "a number" if isinstance(prompts, int | float) else "a mapping of non-texts"
+        )
+        return f"{where}: must map prompt names to texts, not {shown}"
+    for name, text in prompts.items():
+        try:
+            f"{name}{text}".encode()
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "backslashreplace").decode()
+            return f"{where}[{name!r}]: holds a lone surrogate ({shown!r}), not text"
+    return None
 
 
 def integrity_problem(model: Any) -> str | None:

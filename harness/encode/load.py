@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.encode.integrity import integrity_problem
+from harness.encode.integrity import file_problem, integrity_problem
 from harness.errors import EncodeError, ModelLoadError, RemoteCodeRefused
 from harness.model_files import (
     folder_files,
@@ -213,6 +213,9 @@ def preflight(model_dir: Path, trust_remote_code: bool) -> None:
                 f"{f}: {size} bytes, more than {MAX_SIDE_FILE_BYTES} for a configuration "
                 "or tokenizer file; not read"
             )
+    wrong_files = file_problem(model_dir)
+    if wrong_files:
+        raise ModelLoadError(wrong_files)
     tok_dir = _tokenizer_folder(model_dir)
     if (tok_dir / "config.json").is_file() and not any((tok_dir / n).is_file() for n in TOKENIZER_FILES):
         rel = tok_dir.relative_to(model_dir).as_posix()
