@@ -116,7 +116,7 @@ def check_reachable(address: str | None, deadline_s: float = CONNECT_DEADLINE_S)
     (a local Ray) and ``auto`` (the node's own cluster) are Ray's to find."""
     import socket
 
-    if not address or address == "auto" or address.startswith("local"):
+    if not address or address in ("auto", "local"):
         return
     hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
     host, sep, port = hostport.rpartition(":")
