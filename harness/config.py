@@ -232,7 +232,7 @@ def find_config(start: Path) -> Path | None:
     start = Path(start).absolute()
     for folder in (start, *start.parents):
         candidate = folder / CONFIG_FILE
-        if candidate.is_file():
+        if os.path.lexists(candidate):  # unreadable (a FIFO, a dangling link, a folder) stops the command
             return candidate
         pyproject = folder / PYPROJECT
         if pyproject.is_file() and _mentions_harness(pyproject):
@@ -248,16 +248,25 @@ def _mentions_harness(pyproject: Path) -> bool:
     except ConfigError:
         return False
     try:
-        return isinstance(tomllib.loads(text).get("tool", {}).get("harness"), dict)
+        return isinstance(_tool_table(tomllib.loads(text)).get("harness"), dict)
     except tomllib.TOMLDecodeError:
         return "tool.harness" in text
+
+
+def _tool_table(data: dict[str, Any]) -> dict[str, Any]:
+    """pyproject's ``[tool]`` table; anything else there (``tool = "x"``) holds no harness table."""
+    tool = data.get("tool")
+    return tool if isinstance(tool, dict) else {}
 
 
 def _read_text(path: Path) -> str:
     try:
         if not path.is_file():
-            problem = "not a regular file" if path.exists() else "no such file"
-            raise ConfigError(f"{path}: {problem}")
+            if os.path.islink(path) and not path.exists():
+                problem = "a link to nothing (dangling, or a loop)"
+            else:
+                problem = "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file"
+            raise ConfigError(f"{path}: {problem}; not read")
         with path.open("rb") as fh:
             data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
@@ -278,7 +287,7 @@ def read_config(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {_toml_problem(text, exc)}") from None
     if path.name == PYPROJECT:
-        table = data.get("tool", {}).get("harness")
+        table = _tool_table(data).get("harness")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: tool.harness: no [tool.harness] table")
         return table
@@ -343,7 +352,7 @@ def _config_path(option: Path | str | None, env: Mapping[str, str], cwd: Path) -
     if named not in (None, ""):
         if str(named).strip().lower() == NO_CONFIG:
             return None, f"switched off ({origin} {NO_CONFIG})"
-        path = Path(os.path.expanduser(str(named)))
+        path = Path(expand_user(str(named), origin))
         path = path if path.is_absolute() else cwd / path
         if not path.exists():
             raise ConfigError(f"{path}: config file not found ({origin})")
@@ -361,16 +370,26 @@ def _file_values(path: Path) -> Values:
         value = getattr(values, key)
         if spec.is_path and value is not None:
             updates[key] = (
-                tuple(_relative_to(folder, p) for p in value)
+                tuple(_relative_to(folder, p, f"{path}: {key}") for p in value)
                 if isinstance(value, tuple)
-                else _relative_to(folder, value)
+                else _relative_to(folder, value, f"{path}: {key}")
             )
     return values.model_copy(update=updates)
 
 
-def _relative_to(folder: Path, path: Path) -> Path:
-    path = path.expanduser()
+def _relative_to(folder: Path, path: Path, where: str) -> Path:
+    path = Path(expand_user(str(path), where))
     return path if path.is_absolute() else Path(os.path.normpath(folder / path))
+
+
+def expand_user(text: str, where: str) -> str:
+    """``~`` and ``~user`` expanded; a ConfigError naming `where` when that user has no home folder
+    (``Path.expanduser`` would raise a bare RuntimeError)."""
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        user = expanded.split("/", 1)[0]
+        raise ConfigError(f"{where}: {text!r}: {user} names no user with a home folder here")
+    return expanded
 
 
 def _env_values(env: Mapping[str, str]) -> Values:
@@ -380,9 +399,9 @@ def _env_values(env: Mapping[str, str]) -> Values:
         if not text:
             continue
         if key == "models_dirs":
-            raw[key] = [os.path.expanduser(p) for p in text.split(os.pathsep) if p.strip()]
+            raw[key] = [expand_user(p, spec.env) for p in text.split(os.pathsep) if p.strip()]
         else:
-            raw[key] = os.path.expanduser(text) if spec.is_path else text
+            raw[key] = expand_user(text, spec.env) if spec.is_path else text
     return _validate(raw, lambda key: KEYS[key].env if key in KEYS else key)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "combine_paired",
     "cosine_similarities",
     "finite",
+    "interval_withheld",
     "mean_ci",
     "paired_bootstrap",
     "paired_similarities",
@@ -182,6 +183,29 @@ def bootstrap_ci(
         raise ValueError("n_resamples must be positive")
     p, g = _check_pred_gold(pred, gold)
     return bs.percentile_ci(bs.gold_ranks(g, n_resamples, seed).spearmans(p), level)
+
+
+# Below this many pairs, or with more of the resamples degenerate than this share (a side constant:
+# Spearman undefined), a percentile interval says nothing (3 pairs scored 1, 1, 2 gave [0.87, 1.00]).
+MIN_INTERVAL_PAIRS = 10
+MAX_DEGENERATE_SHARE = 0.05
+
+
+def interval_withheld(
+    pred: Sequence[float], gold: Sequence[float], *, n_resamples: int = 1000, seed: int = 0
+) -> str | None:
+    """Why :func:`bootstrap_ci` of these pairs is no interval to show (None: it is one)."""
+    p, g = _check_pred_gold(pred, gold)
+    if g.shape[0] < MIN_INTERVAL_PAIRS:
+        return f"{g.shape[0]} pairs, fewer than the {MIN_INTERVAL_PAIRS} a bootstrap interval needs"
+    stats = bs.gold_ranks(g, n_resamples, seed).spearmans(p)
+    degenerate = float(np.mean(~np.isfinite(stats)))
+    if degenerate > MAX_DEGENERATE_SHARE:
+        return (
+            f"{degenerate:.0%} of the {n_resamples} resamples are degenerate (constant gold scores or "
+            "similarities), more than the 5% a bootstrap interval allows"
+        )
+    return None
 
 
 def paired_bootstrap(

@@ -85,8 +85,17 @@ class PublishedScores:
                 fh, _ = open_regular(path, MAX_PUBLISHED_BYTES)
                 fh.close()
                 result = _task_result(path)
-            except (UnreadableFile, OSError, ValueError, RecursionError) as exc:
-                reason = exc.reason if isinstance(exc, UnreadableFile) else " ".join(str(exc).split())[:120]
+            except (
+                UnreadableFile,
+                OSError,
+                ValueError,
+                RecursionError,
+                AttributeError,
+                TypeError,
+                KeyError,
+            ) as exc:
+                # mteb's reader assumes a JSON object: null or a list gives AttributeError or TypeError
+                reason = exc.reason if isinstance(exc, UnreadableFile) else _reason(exc)
                 self.errors.append(f"{path}: published result skipped: {reason}")
                 continue
             name, revision = _identity(path)
@@ -160,6 +169,12 @@ def published_score(value: Any) -> float | None:
     except OverflowError:  # an integer beyond float's range
         return None
     return score if math.isfinite(score) and -1.0 <= score <= 1.0 else None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, AttributeError | TypeError | KeyError):
+        return f"not an MTEB result file ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})"
+    return " ".join(str(exc).split())[:120]
 
 
 def _shown(value: Any) -> str:

@@ -373,9 +373,12 @@ class EncodeStats(Frozen):
     Fields are optional so that every stored shape loads (error records store none).
     """
 
+    model_config = ConfigDict(frozen=True, extra="ignore")  # a newer harness's fields are read past
+
     n_texts: int | None = None  # texts passed in (duplicates included)
     n_unique: int | None = None
     n_cache_hits: int | None = None  # unique texts served from the cache
+    n_cache_evicted: int | None = None  # cached vectors found damaged (checksum): misses, re-encoded
     n_encoded: int | None = None  # unique texts run through the model
     encode_seconds: float | None = None  # tokenize + forward of the misses (model loading excluded)
     sentences_per_second: float | None = None  # n_encoded / encode_seconds (0 when nothing was encoded)
@@ -393,6 +396,8 @@ class EncodeStats(Frozen):
 
 class Hardware(Frozen):
     """Where a run ran: the device asked for, the machine, and the GPU when there was one."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # a newer harness's fields are read past
 
     device: str | None = None
     platform: str | None = None
@@ -425,7 +430,13 @@ ErrorKind = Literal[
 
 
 class RunRecord(Frozen):
-    """One evaluated (task, subset, split) for one model revision, as stored in a result file."""
+    """One evaluated (task, subset, split) for one model revision, as stored in a result file.
+
+    Fields it does not know (a newer harness added them in the same schema version) are read past,
+    not fatal: the record is kept, never quarantined and recomputed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     split: str
     subset: str

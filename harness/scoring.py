@@ -65,12 +65,14 @@ def score_pairs(
             cache.close()
     n = len(pairs)
     emb1, emb2 = vectors[:n], vectors[n:]
-    scores, _sims, (lo, hi) = evaluate.score_embeddings(emb1, emb2, pairs.gold)
+    scores, sims, (lo, hi) = evaluate.score_embeddings(emb1, emb2, pairs.gold)
+    withheld = evaluate.interval_withheld(sims, pairs.gold)
     return {
         "n_pairs": n,
         "main_score": scores["main_score"],
         **{key: scores[key] for key in SCORE_KEYS},
-        "ci95": [lo, hi],
+        "ci95": None if withheld else [lo, hi],
+        **({"interval_withheld": withheld} if withheld else {}),
     }
 
 
@@ -104,6 +106,9 @@ def score_command(
     print(f"{pairs_file}: {result['n_pairs']} pairs, model {model_path}")
     for key in SCORE_KEYS:
         print(f"  {key:<20} {result[key]:.4f}")
-    lo, hi = result["ci95"]
-    print(f"  main score (cosine Spearman) {result['main_score']:.4f}  95% CI [{lo:.4f}, {hi:.4f}]")
+    if result["ci95"] is None:
+        interval = f"no 95% CI: {result['interval_withheld']}"
+    else:
+        interval = "95% CI [{:.4f}, {:.4f}]".format(*result["ci95"])
+    print(f"  main score (cosine Spearman) {result['main_score']:.4f}  {interval}")
     return 0

@@ -24,7 +24,11 @@ from harness.records import RunSettings
 
 log = logging.getLogger("harness.encode")
 
-FINGERPRINT_VERSION = 1  # bump when the encode path changes what vectors it produces
+# Bump when the encode path changes what vectors it produces, or how they are stored (2: each vector
+# carries a checksum; vectors stored by version 1 are never looked up again).
+FINGERPRINT_VERSION = 2
+CHECKSUM_BYTES = 8
+SAY_WAITING_AFTER_S = 2.0  # a cache locked by another process this long is said, then waited for
 
 # --------------------------------------------------------------------------- fingerprint
 
@@ -67,8 +71,16 @@ def _cache_key(fingerprint: str, text: str) -> bytes:
     return hashlib.sha256((fingerprint + "\x00" + text).encode("utf-8", "surrogatepass")).digest()
 
 
+def _checksum(key: bytes, vector_bytes: bytes) -> bytes:
+    """Of the key and the vector together: a damaged vector, or one moved to another row, never matches."""
+    return hashlib.blake2b(key + vector_bytes, digest_size=CHECKSUM_BYTES).digest()
+
+
 class EmbeddingCache:
     """Vectors keyed by sha256(fingerprint + NUL + text) in one SQLite file (WAL mode).
+
+    Each vector is stored as float32 bytes followed by a checksum of key and vector: a vector
+    damaged on disk (finite but wrong) is a miss, evicted and re-encoded, never served.
 
     Safe to share between processes (WAL + busy timeout; writes are idempotent
     ``INSERT OR REPLACE``). A corrupt file is moved aside with a warning and recreated;
@@ -85,6 +97,8 @@ class EmbeddingCache:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._disabled = False
+        self.last_evicted = 0  # bad vectors the last get_many found (each a miss, deleted from the file)
+        self._said_waiting = False
         with self._lock:
             self._open()
 
@@ -92,7 +106,8 @@ class EmbeddingCache:
     def _connect(self) -> sqlite3.Connection:
         # Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
         # locked" at once (no busy wait) when two processes create the cache together: retry.
-        deadline = time.monotonic() + self.timeout_s
+        start = time.monotonic()
+        deadline = start + self.timeout_s
         pause = 0.01
         while True:
             try:
@@ -100,16 +115,37 @@ class EmbeddingCache:
             except sqlite3.OperationalError as exc:
                 if not _is_contention(exc) or time.monotonic() + pause > deadline:
                     raise
+            if time.monotonic() - start >= SAY_WAITING_AFTER_S:
+                self._say_waiting()
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
 
+    def _say_waiting(self) -> None:
+        if not self._said_waiting:
+            self._said_waiting = True
+            log.warning("waiting for the embedding cache %s (locked by another process)", self.path)
+
+    def _patient(self, fn: Callable[[sqlite3.Connection], Any], conn: sqlite3.Connection) -> Any:
+        """`fn` under SQLite's busy wait of :data:`SAY_WAITING_AFTER_S`; when another process still holds
+        the lock, say so once and wait the rest of the timeout (was: a silent wait of a minute)."""
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            if not _is_contention(exc) or self.timeout_s <= SAY_WAITING_AFTER_S:
+                raise
+        self._say_waiting()
+        conn.execute(f"PRAGMA busy_timeout = {int((self.timeout_s - SAY_WAITING_AFTER_S) * 1000)}")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(min(self.timeout_s, SAY_WAITING_AFTER_S) * 1000)}")
+
     def _connect_once(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            str(self.path), timeout=self.timeout_s, isolation_level=None, check_same_thread=False
-        )
+        busy_s = min(self.timeout_s, SAY_WAITING_AFTER_S)  # then _patient says why it waits, and waits on
+        conn = sqlite3.connect(str(self.path), timeout=busy_s, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(
@@ -166,7 +202,7 @@ class EmbeddingCache:
                 if self._disabled or self._conn is None:
                     return default
                 try:
-                    return fn(self._conn)
+                    return self._patient(fn, self._conn)
                 except sqlite3.DatabaseError as exc:
                     if _is_corruption(exc) and attempt == 0:
                         self._quarantine(exc)
@@ -190,16 +226,26 @@ class EmbeddingCache:
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", chunk)
                 for key, dim, vec in rows.fetchall():
-                    if dim <= 0 or len(vec) != 4 * dim:
+                    vec = bytes(vec)
+                    body = vec[: 4 * dim] if dim > 0 else b""
+                    if (
+                        dim <= 0
+                        or len(vec) != 4 * dim + CHECKSUM_BYTES
+                        or vec[4 * dim :] != _checksum(key, body)
+                    ):
                         damaged.append(bytes(key))  # a miss; evicted so it is rewritten
                         continue
-                    v = np.frombuffer(vec, dtype="<f4").astype(np.float32)
+                    v = np.frombuffer(body, dtype="<f4").astype(np.float32)
                     if not np.isfinite(v).all():
                         damaged.append(bytes(key))  # NaN/inf never comes back: re-encoded instead
                         continue
                     found[by_key[bytes(key)]] = v
+            self.last_evicted = len(damaged)
             if damaged:
-                log.warning("embedding cache %s: evicting %d bad vector(s)", self.path, len(damaged))
+                why = "checksum, length or value wrong"
+                log.warning(
+                    "embedding cache %s: evicting %d bad vector(s) (%s)", self.path, len(damaged), why
+                )
                 conn.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in damaged])
             return found
 
@@ -214,7 +260,8 @@ class EmbeddingCache:
         rows = []
         for text, vec in zip(texts, vectors, strict=True):
             v = np.ascontiguousarray(np.asarray(vec, dtype="<f4").reshape(-1))
-            rows.append((_cache_key(fingerprint, text), fingerprint, int(v.shape[0]), v.tobytes()))
+            key = _cache_key(fingerprint, text)
+            rows.append((key, fingerprint, int(v.shape[0]), v.tobytes() + _checksum(key, v.tobytes())))
         if not rows:
             return
 

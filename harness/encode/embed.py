@@ -277,6 +277,7 @@ def embed(
         n_texts=len(items),
         n_unique=len(unique),
         n_cache_hits=len(hits),
+        n_cache_evicted=cache.last_evicted if cache is not None and unique else None,
         n_encoded=len(misses),
         encode_seconds=encode_s,
         sentences_per_second=(len(misses) / encode_s) if encode_s > 0 else 0.0,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.encode.integrity import file_problem, integrity_problem
 from harness.errors import EncodeError, ModelLoadError, RemoteCodeRefused
 from harness.model_files import (
     folder_files,
@@ -244,6 +245,9 @@ def preflight(model_dir: Path, trust_remote_code: bool) -> None:
                 f"{f}: {size} bytes, more than {MAX_SIDE_FILE_BYTES} for a configuration "
                 "or tokenizer file; not read"
             )
+    wrong_files = file_problem(model_dir)
+    if wrong_files:
+        raise ModelLoadError(wrong_files)
     tok_dir = _tokenizer_folder(model_dir)
     if (tok_dir / "config.json").is_file() and not any((tok_dir / n).is_file() for n in TOKENIZER_FILES):
         rel = tok_dir.relative_to(model_dir).as_posix()
@@ -313,6 +317,9 @@ def check_loaded(report: LoadReport, model: Any, location: str) -> None:
     wrong_tokenizer = tokenizer_problem(model)
     if wrong_tokenizer:
         raise ModelLoadError(f"{location}: {wrong_tokenizer}: not this model's tokenizer")
+    not_the_model = integrity_problem(model) if model is not None else None
+    if not_the_model:
+        raise ModelLoadError(f"{location}: {not_the_model}")
 
 
 def tokenizer_problem(model: Any) -> str | None:

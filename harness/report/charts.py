@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 from typing import Any
@@ -106,7 +107,7 @@ def score_chart(page: LanguagePage) -> Markup | None:
                 ax.errorbar(
                     [row.average],
                     [y],
-                    xerr=[[row.average - lo], [hi - row.average]],
+                    xerr=[[max(0.0, row.average - lo)], [max(0.0, hi - row.average)]],  # never negative
                     fmt="o",
                     color=color,
                     ecolor=color,
@@ -213,7 +214,7 @@ def speed_chart(page: LanguagePage) -> Markup | None:
     points = [
         (r, r.speed.sentences_per_second)
         for r in page.rows
-        if r.speed and r.speed.sentences_per_second and r.speed.sentences_per_second > 0
+        if r.speed and r.speed.sentences_per_second and 0 < r.speed.sentences_per_second < math.inf
     ]
     if not points:
         return None

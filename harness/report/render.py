@@ -258,8 +258,6 @@ def build_reports(
     results = load_results(results_dir, errors)
     root_text = str(results_dir)
     errors = sorted(e.replace(root_text, results_dir.name) for e in errors)
-    if load_errors is not None:
-        load_errors.extend(errors)
     langs = report_languages(results, languages)
     specs = sorted(specs, key=lambda s: s.key)
     env = template_env()
@@ -269,8 +267,14 @@ def build_reports(
     written: list[Path] = []
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     for lang in langs:
-        page = language_page(lang, results, specs, tests, published, data_dir)
-        html, md = render_language(env, page, label)
+        try:
+            page = language_page(lang, results, specs, tests, published, data_dir)
+            html, md = render_language(env, page, label)
+        except (ValueError, ArithmeticError, TypeError) as exc:  # one page's data never stops the others
+            errors.append(
+                f"{lang}: page not written: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+            )
+            continue
         written.append(_write(out_dir / f"{lang}.html", html))
         written.append(_write(out_dir / f"{lang}.md", md))
         written.append(_write(out_dir / f"{lang}.json", page_json(page)))
@@ -285,6 +289,8 @@ def build_reports(
         for s in specs
         if s.key not in have_results
     ]
+    if load_errors is not None:
+        load_errors.extend(errors)
     written.append(_write(out_dir / "index.html", render_index(env, pages, never_run, errors, label)))
     return written
 

@@ -99,11 +99,38 @@ def connect(address: str | None = None) -> bool:
         return False
     # No job-wide runtime_env here: every task carries its own (merged by Ray with the job's,
     # e.g. one given to `ray job submit --runtime-env-json`).
+    check_reachable(address or os.environ.get("RAY_ADDRESS"))
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kwargs["include_dashboard"] = False  # a throw-away local cluster needs no dashboard
     ray.init(address=address, **kwargs)
     return True
+
+
+CONNECT_DEADLINE_S = 10.0
+
+
+def check_reachable(address: str | None, deadline_s: float = CONNECT_DEADLINE_S) -> None:
+    """RayUnavailable (one line) when nothing answers at a ``host:port`` or ``ray://host:port`` address
+    within `deadline_s`: Ray itself would retry for ever, printing its own connection errors. ``None``
+    (a local Ray) and ``auto`` (the node's own cluster) are Ray's to find."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # not host:port: Ray says what it makes of it
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=deadline_s):
+            return
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__.replace("Error", " error").lower()
+        raise RayUnavailable(
+            f"--ray-address {address}: no Ray cluster answers there within {deadline_s:g} s ({why}); "
+            "start one there (ray start --head) or leave --ray-address out for a local Ray"
+        ) from None
 
 
 def disconnect() -> None:

@@ -303,6 +303,8 @@ def _store_job_result(
             say(f"harness: {job.spec.key}: {task.label}: {record.error_kind}: {record.error}")
     if result.error is not None:
         outcome.status, outcome.reason = "error", f"{result.error[0]}: {result.error[1]}"
+    elif outcome.failed and not outcome.ok and outcome.status == "ok":  # never "ok" with nothing scored
+        outcome.status, outcome.reason = "error", f"all {len(outcome.failed)} task(s) failed (see above)"
 
 
 # ---------------------------------------------------------------- summary

@@ -251,14 +251,22 @@ def _score_pass(
             kind, message = classify(exc)
             records.append((task, job_error(job, task, kind, message, finished_at=now_iso(), **common)))
             continue
+        withheld = evaluate.interval_withheld(
+            sims, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed
+        )
         share_of_encode = (stats.encode_seconds or 0.0) * len(p) * 2 / max(len(texts), 1)
         record = RunRecord(
             **record_fields(task, job.spec, job.identities[task_id(task)], job.settings_of(task)),
             **facts,
             status="ok",
             scores=scores,
-            ci95=[lo, hi],
-            bootstrap={"n_resamples": job.bootstrap_resamples, "seed": job.seed, "level": 0.95},
+            ci95=None if withheld else [lo, hi],
+            bootstrap={
+                "n_resamples": job.bootstrap_resamples,
+                "seed": job.seed,
+                "level": 0.95,
+                **({"interval_withheld": withheld} if withheld else {}),
+            },
             cosine_similarities=[round(float(x), 7) for x in np.asarray(sims)],
             gold=[float(g) for g in p.gold],
             finished_at=now_iso(),

@@ -203,13 +203,24 @@ def select_tasks(options: RunOptions, errors: list[str] | None = None) -> list[S
 
 
 def _subfolder(parent: Path, names: list[str]) -> Path | None:
+    """The folder of `parent` named by one of `names`: an exact match first (in the order of `names`),
+    else the one folder whose name matches only by case; two of those are a ModelLoadError naming both
+    (never one picked without a word)."""
     if not parent.is_dir():
         return None
+    children = [child for child in sorted(parent.iterdir()) if child.is_dir()]
+    for name in names:
+        exact = [child for child in children if child.name == name]
+        if exact:
+            return exact[0]
     wanted = {n.lower() for n in names}
-    for child in sorted(parent.iterdir()):
-        if child.is_dir() and child.name.lower() in wanted:
-            return child
-    return None
+    by_case = [child for child in children if child.name.lower() in wanted]
+    if len(by_case) > 1:
+        both = " and ".join(str(child) for child in by_case)
+        raise ModelLoadError(
+            f"{both} differ only in case and neither is named exactly {names[0]!r}; rename one"
+        )
+    return by_case[0] if by_case else None
 
 
 def locate_weights(spec: ModelSpec, models_dirs: list[Path], allow_hub: bool) -> Weights:

@@ -40,6 +40,10 @@ class TooLargeResult(UnreadableResult):
         self.size = size
 
 
+class NewerResult(UnreadableResult):
+    """Written by a newer harness (a higher ``schema_version``): skipped, never moved or written over."""
+
+
 class InvalidResult(StoreError):
     """Read, but not a result this version can use (quarantined by ``run``)."""
 
@@ -118,12 +122,35 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
+def inner_folder(root: Path, name: str, why: str) -> Path:
+    """``<root>/<name>``, created: a real folder of the results folder's own. A link there (to a folder
+    elsewhere), or a file, is a StoreError naming it, so nothing is ever moved, locked or written
+    outside the results folder through it. `why` says what the folder is for."""
+    folder = root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as exc:
+        if not isinstance(exc, FileExistsError | NotADirectoryError):
+            raise StoreError(f"{folder}: cannot be created: {exc.strerror or exc}") from None
+        info = None
+    if info is None or not stat.S_ISDIR(info.st_mode):
+        if info is not None and stat.S_ISLNK(info.st_mode):
+            why = f"a link, not a folder of its own ({why}); nothing is written through it"
+            raise StoreError(f"{folder}: {why}; move it aside")
+        raise StoreError(f"{folder}: not a folder ({why}); move it aside")
+    return folder
+
+
 def quarantine(root: Path, path: Path) -> str:
     """Move a bad result file aside, under ``<root>/.quarantine/`` (kept, never deleted); says where."""
     rel = path.relative_to(root).as_posix().replace("/", "__")
-    target = root / QUARANTINE_FOLDER / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = inner_folder(root, QUARANTINE_FOLDER, "bad result files are moved there")
+    except StoreError as exc:
+        return f"could not be moved aside ({exc})"
+    target = folder / f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+    try:
         os.replace(path, target)
     except OSError as exc:  # a read-only folder, or another run moved it first
         return f"could not be moved aside ({exc.strerror or exc})"

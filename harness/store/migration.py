@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from harness.store.io import StoreError, atomic_write_json, read_json
+from harness.store.io import StoreError, atomic_write_json, inner_folder, read_json
 from harness.store.mteb_layout import MODEL_META_FILE
 from harness.store.results import StoredResult, load_file, lock_folder, task_path, write_run
 
@@ -112,7 +112,13 @@ def migrate(root: Path, notes: list[str] | None = None) -> int:
     if not old:
         return 0
     locks = lock_folder(root)
-    backup = root / MIGRATED_FOLDER / time.strftime("%Y%m%dT%H%M%S")
+    try:
+        migrated = inner_folder(root, MIGRATED_FOLDER, "originals of migrated files are kept there")
+    except StoreError as exc:
+        if notes is not None:
+            notes.append(f"{root}: result files of an earlier version not migrated: {exc}")
+        return 0
+    backup = migrated / time.strftime("%Y%m%dT%H%M%S")
     moved = 0
     with FileLock(str(locks / "migrate.lock"), timeout=600):
         for path in old:

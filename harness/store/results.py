@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -39,11 +40,12 @@ from typing import Any
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.records import RunRecord
+from harness.records import EncodeStats, RunRecord
 from harness.store import io as store_io
 from harness.store import mteb_layout
 from harness.store.io import (
     InvalidResult,
+    NewerResult,
     StoreError,
     TooLargeResult,
     atomic_write_json,
@@ -136,14 +138,8 @@ LOCKS_FOLDER = ".locks"
 
 
 def lock_folder(root: Path) -> Path:
-    """``<root>/.locks``, created; StoreError (naming it) when something else has that name."""
-    folder = root / LOCKS_FOLDER
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        why = "not a folder (runs keep their lock files there); move it aside"
-        raise StoreError(f"{folder}: {why}") from None
-    return folder
+    """``<root>/.locks``, created; StoreError (naming it) when a file or a link has that name."""
+    return store_io.inner_folder(root, LOCKS_FOLDER, "runs keep their lock files there")
 
 
 def _lock(root: Path, name: str, timeout: float) -> FileLock:
@@ -200,6 +196,8 @@ def _existing_runs(root: Path, path: Path, notes: list[str]) -> list[RunRecord]:
         return _runs_of(path, read_json(path))
     except FileNotFoundError:
         return []
+    except NewerResult as exc:
+        raise StoreError(f"{exc}, not stored over it") from None
     except TooLargeResult as exc:
         raise StoreError(
             f"{path}: not stored: the file there has {exc.size} bytes, more than the "
@@ -207,7 +205,10 @@ def _existing_runs(root: Path, path: Path, notes: list[str]) -> list[RunRecord]:
             "results there)"
         ) from None
     except StoreError as exc:
-        notes.append(f"{exc}; {quarantine(root, path)}")
+        moved = quarantine(root, path)
+        if path.exists():  # not moved aside: never written over (it may be a newer version's file)
+            raise StoreError(f"{exc}; {moved}; not stored over it") from None
+        notes.append(f"{exc}; {moved}")
         return []
 
 
@@ -215,9 +216,16 @@ def _runs_of(path: Path, data: dict[str, Any]) -> list[RunRecord]:
     block = data.get("harness")
     if not isinstance(block, dict) or not isinstance(block.get("runs", []), list):
         raise InvalidResult(f"{path}: not a harness result (no valid 'harness' block)")
+    version = block.get("schema_version", 1)
+    if _is_number(version) and version > SCHEMA_VERSION:
+        raise NewerResult(
+            f"{path}: written by a newer harness (schema_version {version}; this one reads up to "
+            f"{SCHEMA_VERSION}); left as it is"
+        )
     runs = []
     for number, raw in enumerate(block.get("runs", [])):
         try:
+            _strict_numbers(raw)
             runs.append(_checked_run(RunRecord.model_validate(raw)))
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
             if isinstance(exc, ValidationError):
@@ -230,9 +238,45 @@ def _runs_of(path: Path, data: dict[str, Any]) -> list[RunRecord]:
     return runs
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _strict_numbers(raw: Any) -> None:
+    """The numbers of a stored record are JSON numbers: a ``true`` or a ``"0.99"`` that a lax parse
+    would turn into 1.0 or 0.99 (and rank as a leader) makes the record invalid."""
+    if not isinstance(raw, dict):
+        return
+    groups = {
+        "scores": list((raw.get("scores") or {}).values()) if isinstance(raw.get("scores"), dict) else [],
+        **{name: raw.get(name) or [] for name in ("ci95", "cosine_similarities", "gold")},
+        **{name: [raw[name]] for name in ("n_pairs", "evaluation_seconds") if raw.get(name) is not None},
+    }
+    encode = raw.get("encode")
+    if isinstance(encode, dict):
+        numbers = set(EncodeStats.model_fields) - {"device", "dtype"}  # fields added later are read past
+        groups["encode"] = [v for k, v in encode.items() if k in numbers and v is not None]
+    for name, values in groups.items():
+        if isinstance(values, list) and not all(map(_is_number, values)):
+            bad = next(v for v in values if not _is_number(v))
+            raise ValueError(f"{name} holds {str(json.dumps(bad))[:40]}, not a number")
+
+
+# A throughput above this is no measurement (a hand edit, a clock that went backwards).
+MAX_SENTENCES_PER_SECOND = 1e9
+
+
 def _checked_run(run: RunRecord) -> RunRecord:
     """`run` if it says what it is: an ``ok`` record holds a main score, and correlations are finite
     and within -1..1 (a NaN or a 7.5 is no score; such a file is quarantined and recomputed)."""
+    if run.encode is not None:
+        numbers = [v for v in run.encode.model_dump().values() if _is_number(v)]
+        if not all(math.isfinite(v) and v >= 0 for v in numbers):
+            raise ValueError("encode figures that are not finite non-negative numbers")
+        if (run.encode.sentences_per_second or 0) > MAX_SENTENCES_PER_SECOND:
+            raise ValueError(
+                f"a throughput of {run.encode.sentences_per_second:g} sentences/s is no measurement"
+            )
     if run.status != "ok":
         return run
     if "main_score" not in run.scores:
@@ -240,6 +284,8 @@ def _checked_run(run: RunRecord) -> RunRecord:
     for name, values in (("scores", run.scores.values()), ("ci95", run.ci95 or [])):
         if not all(math.isfinite(v) and abs(v) <= 1 + 1e-6 for v in values):
             raise ValueError(f"status ok with {name} that are not correlations (not finite or outside -1..1)")
+    if run.ci95 is not None and (len(run.ci95) != 2 or run.ci95[0] > run.ci95[1]):
+        raise ValueError(f"status ok with ci95 {run.ci95} that is not an interval (low, high)")
     for name, values in (("cosine_similarities", run.cosine_similarities), ("gold", run.gold)):
         if values is not None and not all(map(math.isfinite, values)):
             raise ValueError(f"status ok with {name} that are not finite")

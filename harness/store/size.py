@@ -94,7 +94,10 @@ def _keep_superseded(root: Path, path: Path, text: str) -> Path:
     """`text` (records in full) written atomically under ``<root>/.superseded/``, named after `path`."""
     rel = path.relative_to(root).as_posix().replace("/", "__").removesuffix(".json")
     stamp = f"{rel}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
-    folder = root / SUPERSEDED_FOLDER
+    try:
+        folder = store_io.inner_folder(root, SUPERSEDED_FOLDER, "superseded records are kept there")
+    except StoreError as exc:
+        raise StoreError(f"{path}: not stored: the file would be too large to read, and {exc}") from None
     target = folder / f"{stamp}.json"
     for number in range(1, 1000):  # twice in one second: a new name, never over an earlier copy
         if not os.path.lexists(target):

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from harness.errors import DataError, TaskUnavailable
 from harness.records import StsPairs
+from harness.tasks.fingerprints import order_problem
 
 VerificationStatus = Literal["verified", "whitespace", "mismatch", "no-statistics", "unreadable"]
 
@@ -211,6 +212,9 @@ def _verify_cached(
     except (DataError, TaskUnavailable) as exc:
         return Verification("unreadable", task_name, subset, split, note=str(exc))
     status, diffs = compare_statistics(split_statistics(pairs), theirs, whitespace_note)
+    order = order_problem(task_name, subset, split, pairs) if status in ("verified", "whitespace") else None
+    if order is not None:  # the statistics ignore row order; the rows fingerprint does not
+        status, diffs = "mismatch", (order, *diffs)
     note = whitespace_note if status == "whitespace" else None
     return Verification(status, task_name, subset, split, diffs, note)
 
