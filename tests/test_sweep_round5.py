@@ -198,7 +198,7 @@ def test_a_score_outside_its_own_interval_does_not_stop_the_report(tmp_path, cap
     stored_run(results, "good", 0.50, [0.40, 0.60])
     rc, _, err = report_of(tmp_path, capsys)
     assert rc == 0, err  # was: exit 2, "'xerr' must not contain negative values", no page at all
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {"de.html", "de.md", "index.html"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"de.html", "de.md", "de.json", "index.html"}
     assert "org/bad" in (tmp_path / "out" / "de.md").read_text()
 
 
