@@ -33,7 +33,33 @@ class Cell:
     score: float  # points (×100)
     ci: tuple[float, float] | None  # points
     n_pairs: int | None
-    run: RunRecord
+    run: RunRecord | None  # None: a score MTEB published (`published` says which)
+    published: PublishedScore | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """The interval is approximated from the number of pairs (a published score)."""
+        return self.published is not None
+
+
+@dataclass(frozen=True)
+class PublishedScore:
+    """Where a published cell comes from: the revision folder and file of MTEB's results."""
+
+    revision: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PublishedFacts:
+    """What mteb says about a model on a published row, each fact with its source (missing: absent)."""
+
+    facts: tuple[Fact, ...]
+    parameters: int | None
+    dimension: int | None
+    license: str | None
+    zero_shot: bool | None  # mteb's ModelMeta.is_zero_shot_on the row's tasks; None: unknown
+    zero_shot_evidence: str
 
 
 @dataclass
@@ -59,10 +85,19 @@ class Row:
     tie_method: str = ""  # paired bootstrap | interval overlap
     tie_detail: str = ""
     speed: Speed | None = None
+    source: str = "measured"  # measured | published | both (`--mteb-results`)
+    reproduced: bool | None = None  # both: MTEB's score inside our 95% interval on every task
+    reproduction: str = ""  # both: "reproduced", "differs by ..." or why it was not compared
+    facts: PublishedFacts | None = None  # published and both rows
 
     @property
     def complete(self) -> bool:
         return self.n_tasks == self.n_total
+
+    @property
+    def approximate(self) -> bool:
+        """The average includes a published score, whose interval is approximate."""
+        return any(c.approximate for c in self.cells.values())
 
 
 @dataclass(frozen=True)
@@ -163,10 +198,20 @@ class LanguagePage:
     charts: dict[str, Markup] = field(default_factory=dict)
     tie_methods: list[str] = field(default_factory=list)
     published: list[PublishedRow] = field(default_factory=list)  # --mteb-results
+    published_note: str = ""  # the field's counts, when published rows are on the page
 
     @property
     def leader(self) -> Row | None:
         return self.rows[0] if self.rows else None
+
+    @property
+    def has_published_rows(self) -> bool:
+        return any(r.source != "measured" for r in self.rows)
+
+    @property
+    def best_measured(self) -> Row | None:
+        """The best row with our own measurement (the leader when we measured it)."""
+        return next((r for r in self.rows if r.source != "published"), None)
 
     @property
     def tied(self) -> list[Row]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +24,11 @@ from harness.published import PublishedError, PublishedScores, open_published
 from harness.records import ModelSpec
 from harness.report.charts import CHART_TOP, SPEED_LABELS, TASK_MARKS_MAX, score_chart, speed_chart
 from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets
+from harness.report.json_page import language_json
 from harness.report.lang import report_languages
 from harness.report.page import LanguagePage, ModelInfo, PublishedRow
 from harness.report.paired import PairedTests
+from harness.report.published_rows import add_published_rows, published_languages
 from harness.report.view import build_page, model_info
 from harness.report.words import (
     WARNING_TEXT,
@@ -116,6 +119,11 @@ def render_language(env: Environment, page: LanguagePage, results_label: str) ->
     return html, md
 
 
+def json_text(page: LanguagePage) -> str:
+    """``<lang>.json``: the page's leaderboard, machine-readable (sorted keys: byte-identical reruns)."""
+    return json.dumps(language_json(page), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def _tidy(text: str, dedent: bool = False) -> str:
     lines = [line.strip() if dedent else line.rstrip() for line in text.splitlines()]
     out: list[str] = []
@@ -199,10 +207,14 @@ def language_page(
     tests: PairedTests | None,
     published: PublishedScores | None = None,
 ) -> LanguagePage:
-    """One language's page model with its published-score rows and its charts, ready to render."""
+    """One language's page model with its published-score rows and its charts, ready to render.
+
+    With `published`, every model MTEB published a score for on the language's tasks joins the
+    leaderboard (`published_rows.add_published_rows`)."""
     page = build_page(lang, results, specs, tests)
     if published is not None:
         page.published = published_rows(page, results, published)
+        add_published_rows(page, published.load_all(), specs)
     for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
         if chart is not None:
             page.charts[name] = chart
@@ -219,7 +231,7 @@ def build_reports(
     published: PublishedScores | None = None,
     warnings: list[str] | None = None,
 ) -> list[Path]:
-    """Write ``<lang>.html`` and ``<lang>.md`` per language and ``index.html`` (returned last).
+    """Write ``<lang>.html``, ``<lang>.md`` and ``<lang>.json`` per language and ``index.html`` (last).
 
     ``published``: MTEB's published scores (``--mteb-results``), shown beside ours where they
     match; without it the pages say nothing about them.
@@ -237,6 +249,10 @@ def build_reports(
     if load_errors is not None:
         load_errors.extend(errors)
     langs = report_languages(results, languages)
+    if published is not None:
+        index = published.load_all()  # every file read once, its problems counted in one line each
+        if not languages:
+            langs = sorted(set(langs) | set(published_languages(index)))
     specs = sorted(specs, key=lambda s: s.key)
     env = template_env()
     label = results_dir.name or str(results_dir)
@@ -249,6 +265,7 @@ def build_reports(
         html, md = render_language(env, page, label)
         written.append(_write(out_dir / f"{lang}.html", html))
         written.append(_write(out_dir / f"{lang}.md", md))
+        written.append(_write(out_dir / f"{lang}.json", json_text(page)))
         pages.append(page)
 
     tests.close()
