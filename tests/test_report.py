@@ -121,7 +121,7 @@ def stored_score(results: Path, key: str, task: str, subset: str) -> tuple[str, 
 
 def test_writes_each_language_and_index_last(built):
     names = [p.name for p in built["paths"]]
-    assert names == ["de.html", "de.md", "es.html", "es.md", "index.html"]
+    assert names == ["de.html", "de.md", "de.json", "es.html", "es.md", "es.json", "index.html"]
     idx = table(built["index"], "languages-table")
     assert [row[0] for row in idx.rows] == ["German (de)", "Spanish (es)"]
     assert 'href="de.html"' in built["index"] and 'href="es.md"' in built["index"]
@@ -464,7 +464,15 @@ def test_claims_compared_only_like_with_like(built):
 
 def test_language_filter_and_empty_language(built, tmp_path):
     paths = rpt.build_reports(built["results"], built["specs"], tmp_path, ["deu-Latn", "fr"])
-    assert [p.name for p in paths] == ["de.html", "de.md", "fr.html", "fr.md", "index.html"]
+    assert [p.name for p in paths] == [
+        "de.html",
+        "de.md",
+        "de.json",
+        "fr.html",
+        "fr.md",
+        "fr.json",
+        "index.html",
+    ]
     fr = (tmp_path / "fr.md").read_text(encoding="utf-8")
     assert "**No model has a successful result for French yet.**" in fr
     with pytest.raises(ValueError):
