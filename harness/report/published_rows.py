@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.evaluate import mean_ci
@@ -150,16 +151,12 @@ def _mteb_meta(model: str) -> Any | None:
 
 def published_facts(model: str, cells: dict[Unit, Cell]) -> PublishedFacts:
     """Facts of a published model: mteb's ModelMeta first, else the results' ``model_meta.json``."""
-    from pathlib import Path
-
-    from harness.model_files import read_json
-
     meta = _mteb_meta(model)
     paths = sorted({c.published.path for c in cells.values() if c.published})
     folder_meta: dict[str, Any] = {}
     for path in paths:
-        data, _ = read_json(Path(path).parent / "model_meta.json")
-        if isinstance(data, dict):
+        data = _folder_meta(str(Path(path).parent))
+        if data:
             folder_meta = data
             break
     fields = (
@@ -188,6 +185,15 @@ def published_facts(model: str, cells: dict[Unit, Cell]) -> PublishedFacts:
         zero_shot,
         evidence,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _folder_meta(folder: str) -> dict[str, Any]:
+    """A revision folder's ``model_meta.json`` (read once per report; {} when absent or unreadable)."""
+    from harness.model_files import read_json
+
+    data, _ = read_json(Path(folder) / "model_meta.json")
+    return data if isinstance(data, dict) else {}
 
 
 def _blank(value: Any) -> bool:
