@@ -48,8 +48,16 @@ def load1() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed there
+        shutil.copy2(src, dst)
+
+
 def scaled_copy(source: Path, factor: int, dest: Path) -> Path:
-    """`source` with every model folder repeated `factor` times under new names (hard links)."""
+    """`source` with every model folder repeated `factor` times under new names (hard links where
+    possible); each copy's ``model_meta.json`` names the copy, so mteb and the harness see new models."""
     marker = dest / ".complete"
     if marker.is_file() and marker.read_text() == f"{source} x{factor}":
         return dest
@@ -59,20 +67,18 @@ def scaled_copy(source: Path, factor: int, dest: Path) -> Path:
             continue
         for n in range(factor):
             target = dest / "results" / (model.name if n == 0 else f"{model.name}-copy{n}")
-            for revision in sorted(p for p in model.iterdir() if p.is_dir()):
-                out = target / revision.name
-                out.mkdir(parents=True, exist_ok=True)
-                for f in revision.iterdir():
-                    if f.name == "model_meta.json" and n > 0:
-                        try:
-                            meta = json.loads(f.read_text(encoding="utf-8"))
-                        except ValueError:
-                            meta = None
-                        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
-                            meta["name"] = f"{meta['name']}-copy{n}"
-                            (out / f.name).write_text(json.dumps(meta), encoding="utf-8")
-                            continue
-                    os.link(f, out / f.name)
+            shutil.copytree(model, target, copy_function=_link_or_copy, symlinks=True)
+            if n == 0:
+                continue
+            for meta_path in target.glob("*/model_meta.json"):
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+                    meta["name"] = f"{meta['name']}-copy{n}"
+                    meta_path.unlink()  # a hard link: never write through it into the source
+                    meta_path.write_text(json.dumps(meta), encoding="utf-8")
     marker.write_text(f"{source} x{factor}")
     return dest
 

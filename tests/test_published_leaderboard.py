@@ -124,7 +124,7 @@ def test_page_shows_sources_filters_and_the_approximate_legend(german):
     assert '<select data-filter="source">' in html and 'data-filter="size"' in html
     assert 'data-source="published"' in html and 'data-source="both"' in html
     assert "approximate 95% interval" in html and "Bonett–Wright" in html
-    assert "Best model we measured" in html and MINILM in html
+    assert "Best model we measured" in html and MINILM in html and 'id="approximate-legend"' in html
     assert "≈[" in html
     assert "| both: reproduced" in md and "Bonett–Wright" in md
 
@@ -269,3 +269,36 @@ def test_mteb_results_comes_from_harness_toml(tmp_path, monkeypatch):
     assert cfg.mteb_results.value == PUBLISHED and cfg.mteb_results.source == "file"
     cfg = config.resolve({"mteb_results": tmp_path}, cwd=tmp_path, environ={})
     assert cfg.mteb_results.value == tmp_path and cfg.mteb_results.source == "option"
+
+
+@pytest.mark.integration
+def test_real_minilm_run_is_both_and_reproduced_on_the_german_page(
+    tmp_path, minilm_dir, shared_dir, shared_results
+):
+    """Done-when of issue 22: our own run of all-MiniLM-L6-v2 sits on the published German page as
+    *both*, reproduced, ranked by our score."""
+    from fixtures.workspace import write_entry
+
+    from harness import run as runner
+
+    registry = tmp_path / "registry"
+    write_entry(registry, "sentence-transformers__all-minilm-l6-v2", MINILM, minilm_dir, lang="en")
+    options = runner.RunOptions(
+        languages=["de"],
+        task_names=["GermanSTSBenchmark"],
+        data_dir=shared_dir / "data" / "sts",
+        results_dir=tmp_path / "results",
+        registry_dir=registry,
+        model_names=["sentence-transformers__all-minilm-l6-v2"],
+        cache_dir=tmp_path / "emb",
+        allow_hub=False,
+    )
+    assert not runner.run(options, say=lambda _: None).failed
+    assert report_command(tmp_path / "results", registry, tmp_path / "out", ["de"], shared_results) == 0
+    page = json.loads((tmp_path / "out" / "de.json").read_text())
+    (row,) = [r for r in page["rows"] if r["model"] == MINILM]
+    assert row["source"] == "both" and row["reproduced"] is True
+    assert row["reproduction"].startswith("reproduced")
+    assert row["scores"]["GermanSTSBenchmark"]["source"] == "measured"
+    assert row["published_score"]["GermanSTSBenchmark"] == round(0.6056173489848747 * 100, 6)
+    assert sum(r["source"] == "published" for r in page["rows"]) >= 190
