@@ -317,8 +317,10 @@ def add_published_rows(page: LanguagePage, index: PublishedIndex, specs: Sequenc
     _rank(page, old_leader)
     n_pub = sum(r.source == "published" for r in page.rows)
     n_both = sum(r.source == "both" for r in page.rows)
+    n_published = n_pub + n_both
     page.published_note = (
-        f"{n_pub + n_both} models with MTEB published scores ({n_both} also measured here), "
+        f"{n_published} model{'s' if n_published != 1 else ''} with MTEB published scores "
+        f"({n_both} also measured here), "
         f"{sum(r.source == 'measured' for r in page.rows)} measured here only"
     )
 
