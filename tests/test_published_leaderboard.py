@@ -126,6 +126,9 @@ def test_page_shows_sources_filters_and_the_approximate_legend(german):
     assert "approximate 95% interval" in html and "Bonett–Wright" in html
     assert "Best model we measured" in html and MINILM in html and 'id="approximate-legend"' in html
     assert "≈[" in html
+    # results folders named external / no_revision_available are used, and labelled
+    assert "external results</span>" in html
+    assert "; external results |" in md
     assert "| both: reproduced" in md and "Bonett–Wright" in md
 
 
