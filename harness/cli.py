@@ -399,7 +399,9 @@ MtebResultsOpt = Annotated[
     typer.Option(
         "--mteb-results",
         help="MTEB's published results (a copy of the results repository, or mteb's ResultCache "
-        "folder), shown beside ours; downloaded there through mteb when empty and the Hub is reachable.",
+        "folder): every published model joins the leaderboards, ours beside them; downloaded there "
+        "through mteb when empty and the Hub is reachable (env HARNESS_MTEB_RESULTS; harness.toml "
+        "mteb_results).",
     ),
 ]
 
@@ -419,7 +421,7 @@ def report(
     from harness.config import check_languages
 
     languages = _checked(check_languages, lang)
-    cfg = _config(config, results=results, registry=registry, reports=out)
+    cfg = _config(config, results=results, registry=registry, reports=out, mteb_results=mteb_results)
     _checked(cfg.output_dir, "reports")
     from harness.report import report_command  # after the checks: a usage error loads nothing
 
@@ -429,7 +431,7 @@ def report(
             cfg.registry.value,
             cfg.reports.value,
             languages or None,
-            mteb_results,
+            cfg.mteb_results.value,
             _data_dir(cfg),
         )
     )
@@ -450,7 +452,7 @@ def compare(
     from harness.config import check_languages
 
     codes = _checked(check_languages, [lang] if lang is not None else None)
-    cfg = _config(config, results=results, registry=registry)
+    cfg = _config(config, results=results, registry=registry, mteb_results=mteb_results)
     from harness.report.compare import compare_command  # after the checks: a usage error loads nothing
 
     raise typer.Exit(
@@ -461,7 +463,7 @@ def compare(
             cfg.registry.value,
             codes[0] if codes else None,
             md,
-            mteb_results,
+            cfg.mteb_results.value,
             _data_dir(cfg),
         )
     )

@@ -67,6 +67,7 @@ KEYS: dict[str, Key] = {
     "dtype": Key("HARNESS_DTYPE", "--dtype", "auto", is_path=False),
     "batch_size": Key("HARNESS_BATCH_SIZE", "--batch-size", "auto", is_path=False),
     "executor": Key("HARNESS_EXECUTOR", "--executor", "local", is_path=False),
+    "mteb_results": Key("HARNESS_MTEB_RESULTS", "--mteb-results", None),  # None: no published scores
 }
 
 
@@ -89,8 +90,9 @@ class Values(BaseModel):
     dtype: str | None = None
     batch_size: int | str | None = None
     executor: str | None = None
+    mteb_results: Path | None = None
 
-    @field_validator("data_dir", "registry", "results", "reports", "cache_dir", mode="before")
+    @field_validator("data_dir", "registry", "results", "reports", "cache_dir", "mteb_results", mode="before")
     @classmethod
     def _path(cls, value: Any) -> Any:
         if value is None or _usable_path(value):
@@ -175,6 +177,7 @@ class Config(BaseModel):
     dtype: Setting
     batch_size: Setting
     executor: Setting
+    mteb_results: Setting
 
     def settings(self) -> dict[str, Setting]:
         return {key: getattr(self, key) for key in KEYS}

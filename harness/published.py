@@ -17,6 +17,7 @@ score for mteb's registered revision of the model (else the only one published) 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class Published:
     subset: str
     score: float
     path: str
+    mteb_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,47 +74,39 @@ class PublishedScores:
         self.cache_root = cache_root
         self.errors = errors if errors is not None else []
         self._by_model: dict[str, list[Published]] = {}
+        self._index: PublishedIndex | None = None
 
     def _load_model(self, model: str) -> list[Published]:
         from mteb.cache import ResultCache
-
-        from harness.model_files import UnreadableFile, open_regular
 
         found: list[Published] = []
         cache = ResultCache(cache_path=self.cache_root)
         for path in cache.get_cache_paths(models=[model], require_model_meta=False, include_remote=True):
             try:
-                fh, _ = open_regular(path, MAX_PUBLISHED_BYTES)
-                fh.close()
-                result = _task_result(path)
-            except (
-                UnreadableFile,
-                OSError,
-                ValueError,
-                RecursionError,
-                AttributeError,
-                TypeError,
-                KeyError,
-            ) as exc:
-                # mteb's reader assumes a JSON object: null or a list gives AttributeError or TypeError
-                reason = exc.reason if isinstance(exc, UnreadableFile) else _reason(exc)
-                self.errors.append(f"{path}: published result skipped: {reason}")
+                entries, off_scale = read_published_file(Path(path))
+            except PublishedFileSkipped as exc:
+                self.errors.append(f"{path}: published result skipped: {exc}")
                 continue
-            name, revision = _identity(path)
-            for split, entries in result.scores.items():
-                for entry in entries:
-                    subset = str(entry.get("hf_subset", "default"))
-                    score = published_score(entry.get("main_score"))
-                    if score is None:  # a percentage by mistake, a string, NaN: never shown as a score
-                        self.errors.append(
-                            f"{path}: published main_score {_shown(entry.get('main_score'))} "
-                            f"({result.task_name} {split}/{subset}) is not a number in -1..1; not used"
-                        )
-                        continue
-                    found.append(Published(name, revision, result.task_name, split, subset, score, str(path)))
+            self.errors.extend(off_scale)
+            found.extend(entries)
         return found
 
+    def load_all(self) -> PublishedIndex:
+        """Every published result under the folder, each file parsed once (kept for later lookups).
+
+        Problems are counted, never fatal: each kind of problem is one line in `errors` with its
+        count and an example (see `PublishedIndex`).
+        """
+        if self._index is None:
+            self._index = index_folder(self.cache_root)
+            self.errors.extend(self._index.warnings)
+            for entry in self._index.entries:
+                self._by_model.setdefault(entry.model, []).append(entry)
+        return self._index
+
     def for_model(self, model: str) -> list[Published]:
+        if self._index is not None:
+            return self._by_model.get(model, [])
         if model not in self._by_model:
             self._by_model[model] = self._load_model(model)
         return self._by_model[model]
@@ -157,6 +151,199 @@ class PublishedScores:
         ci = stored_ci(run)
         within = None if ci is None else bool(ci[0] <= published.score <= ci[1])
         return PublishedMatch(ours, ci, published, ours - published.score, within, note)
+
+
+class PublishedFileSkipped(Exception):
+    """A published result file that is not used; the message is the one-line reason."""
+
+
+def read_published_file(
+    path: Path, identities: dict[Path, tuple[str, str]] | None = None
+) -> tuple[list[Published], list[str]]:
+    """(main scores, problems) of one result file, read with mteb's ``TaskResult.from_disk``.
+
+    Raises PublishedFileSkipped for a file that is not read (not a regular file, too large, not
+    JSON, not an mteb result); a main score off MTEB's scale is left out and is one problem line.
+    ``identities`` caches each folder's (model, revision) so ``model_meta.json`` is read once.
+    """
+    from harness.model_files import UnreadableFile, open_regular
+
+    try:
+        fh, _ = open_regular(path, MAX_PUBLISHED_BYTES)
+        fh.close()
+        result = _task_result(path)
+    except UnreadableFile as exc:
+        raise PublishedFileSkipped(exc.reason) from None
+    except Exception as exc:  # files from other tools fail in json, pydantic or mteb's converters
+        raise PublishedFileSkipped(_reason(exc) or type(exc).__name__) from None
+    if identities is None:
+        name, revision = _identity(path)
+    elif path.parent in identities:
+        name, revision = identities[path.parent]
+    else:
+        name, revision = identities[path.parent] = _identity(path)
+    problems: list[str] = []
+    version = result.mteb_version if isinstance(result.mteb_version, str) else None
+    values: dict[tuple[str, str], list[float]] = {}
+    for split, entries in result.scores.items():
+        for entry in entries:
+            subset = str(entry.get("hf_subset", "default"))
+            score = published_score(entry.get("main_score"))
+            if score is None:  # a percentage by mistake, a string, NaN: never shown as a score
+                problems.append(
+                    f"{path}: published main_score {_shown(entry.get('main_score'))} "
+                    f"({result.task_name} {split}/{subset}) is not a number in -1..1; not used"
+                )
+                continue
+            values.setdefault((split, subset), []).append(score)
+    # a file listing one subset twice (a few external submissions): mteb's get_score takes the mean
+    found = [
+        Published(name, revision, result.task_name, split, subset, _mean(scores), str(path), version)
+        for (split, subset), scores in values.items()
+    ]
+    return found, problems
+
+
+def _mean(scores: list[float]) -> float:
+    import numpy as np
+
+    return scores[0] if len(scores) == 1 else float(np.mean(scores))
+
+
+@dataclass(frozen=True)
+class PublishedIndex:
+    """Every usable main score under a folder, and one warning line per kind of problem."""
+
+    entries: tuple[Published, ...]
+    warnings: tuple[str, ...]
+    files: int  # result files found
+    models: int  # model names with at least one usable score
+
+
+# Each kind of problem: (wording of the count, for more than one).
+_PROBLEM_KINDS = {
+    "skipped": "published result files skipped (not a regular file, too large, not JSON, not mteb's)",
+    "off-scale": "published main scores left out (NaN, a percentage, a string, outside -1..1)",
+    "unknown-task": "published result files for tasks mteb does not know; not used",
+    "empty": "published model folders hold no result file",
+    "case": "published model folders differ only in case from another; not used",
+}
+
+
+class _Problems:
+    """Counts problems by kind and keeps the first of each as the example."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[str]] = {}
+
+    def add(self, kind: str, line: str) -> None:
+        self.lines.setdefault(kind, []).append(line)
+
+    def summary(self) -> list[str]:
+        out = []
+        for kind, wording in _PROBLEM_KINDS.items():
+            lines = self.lines.get(kind, [])
+            if len(lines) == 1:
+                out.append(lines[0])
+            elif lines:
+                out.append(f"{len(lines)} {wording}; e.g. {lines[0]}")
+        return out
+
+
+def index_folder(cache_root: Path) -> PublishedIndex:
+    """Read every result file under an mteb ``ResultCache`` folder once (see `PublishedScores.load_all`).
+
+    Model folders whose names differ only in case (``BAAI__bge-m3`` and ``baai__bge-m3``) are one
+    model on the Hub: the spelling mteb's registry knows is kept, else the one with more files.
+    """
+    from mteb.cache import ResultCache
+
+    problems = _Problems()
+    paths = [
+        Path(p)
+        for p in ResultCache(cache_path=cache_root).get_cache_paths(
+            require_model_meta=False, include_remote=True
+        )
+    ]
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent.parent, []).append(path)
+    for results in (cache_root / "results", cache_root / "remote" / "results"):
+        with contextlib.suppress(OSError):
+            for folder in sorted(results.iterdir()):
+                if folder.is_dir() and not folder.name.startswith(".") and folder not in by_folder:
+                    problems.add("empty", f"{folder}: published model folder holds no result file")
+    kept = _case_duplicates(by_folder, problems)
+    identities: dict[Path, tuple[str, str]] = {}
+    entries: list[Published] = []
+    for path in sorted(p for folder in kept for p in by_folder[folder]):
+        try:
+            found, off_scale = read_published_file(path, identities)
+        except PublishedFileSkipped as exc:
+            problems.add("skipped", f"{path}: published result skipped: {exc}")
+            continue
+        for line in off_scale:
+            problems.add("off-scale", line)
+        if found and not _known_task(found[0].task):
+            problems.add("unknown-task", f"{path}: task {found[0].task!r} is not an mteb task; not used")
+            continue
+        entries.extend(found)
+    return PublishedIndex(
+        tuple(entries), tuple(problems.summary()), len(paths), len({e.model for e in entries})
+    )
+
+
+def _case_duplicates(by_folder: dict[Path, list[Path]], problems: _Problems) -> list[Path]:
+    spellings: dict[str, list[Path]] = {}
+    for folder in by_folder:
+        spellings.setdefault(folder.name.lower(), []).append(folder)
+    registered = _registered_names()
+    kept = []
+    for folders in spellings.values():
+        names = {f.name for f in folders}
+        if len(names) == 1:
+            kept.extend(folders)
+            continue
+        best = max(
+            folders,
+            key=lambda f: (f.name.replace("__", "/", 1) in registered, len(by_folder[f]), f.name),
+        )
+        kept.extend(f for f in folders if f.name == best.name)
+        for other in sorted({f for f in folders if f.name != best.name}):
+            problems.add("case", f"{other}: differs only in case from {best.name}; not used")
+    return kept
+
+
+@functools.cache
+def _known_task(name: str) -> bool:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mteb
+
+        try:
+            mteb.get_task(name)
+        except Exception:  # unknown name, or a task mteb has removed
+            return False
+    return True
+
+
+@functools.cache
+def registered_revisions() -> dict[str, str | None]:
+    """Model name -> the revision mteb's registry names for it (``get_model_metas``, offline)."""
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore")
+        import mteb
+
+        return {m.name: m.revision for m in mteb.get_model_metas() if m.name}
+    return {}
+
+
+def _registered_names() -> set[str]:
+    return set(registered_revisions())
 
 
 def published_score(value: Any) -> float | None:

@@ -93,6 +93,7 @@ ENV_VALUES = {
     "dtype": ("HARNESS_DTYPE", "FP16", "fp16"),
     "batch_size": ("HARNESS_BATCH_SIZE", " 64 ", 64),
     "executor": ("HARNESS_EXECUTOR", "ray", "ray"),
+    "mteb_results": ("HARNESS_MTEB_RESULTS", "/env/mteb", Path("/env/mteb")),
 }
 FILE_TEXT = """
 data_dir = "fdata"
@@ -104,6 +105,7 @@ cache_dir = "fcache"
 dtype = "bf16"
 batch_size = 32
 executor = "local"
+mteb_results = "fmteb"
 """
 OPTIONS = {
     "data_dir": (Path("/opt/data"), Path("/opt/data")),
@@ -115,6 +117,7 @@ OPTIONS = {
     "dtype": ("fp32", "fp32"),
     "batch_size": ("7", 7),
     "executor": ("ray", "ray"),
+    "mteb_results": (Path("/opt/mteb"), Path("/opt/mteb")),
 }
 
 

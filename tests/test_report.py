@@ -494,7 +494,7 @@ def test_report_command_prints_paths_index_last(built, tmp_path, capsys, monkeyp
     out, err = capsys.readouterr()
     assert code == 0
     lines = out.splitlines()
-    assert lines[-1] == str(tmp_path / "out" / "index.html") and len(lines) == 7
+    assert lines[-1] == str(tmp_path / "out" / "index.html") and len(lines) == 7  # html, md, json x 2
     assert "Task.json: not a result file (unreadable JSON" in err
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert "Result files that could not be read" in index and str(built["results"]) not in index

@@ -53,18 +53,24 @@ def coverage(row: Row, lang: str) -> str:
     return "several languages" if langs else UNKNOWN
 
 
-def row_facets(row: Row, lang: str) -> dict[str, str]:
-    """The values a row is filtered by (``data-<name>`` attributes), as shown in the choices."""
+def row_facets(row: Row, lang: str, published_page: bool = False) -> dict[str, str]:
+    """The values a row is filtered by (``data-<name>`` attributes), as shown in the choices; a page
+    with MTEB's published rows also filters by source (measured, published, both)."""
     spec = row.model.spec
-    dim = spec.dimension.value if spec else None
-    lic = spec.license.value if spec else None
-    return {
-        "size": size_class(spec.parameters.value if spec else None),
+    facts = row.facts  # a published row: mteb's facts where no card states them
+    dim = (spec.dimension.value if spec else None) or (facts.dimension if facts else None)
+    lic = (spec.license.value if spec else None) or (facts.license if facts else None)
+    params = (spec.parameters.value if spec else None) or (facts.parameters if facts else None)
+    out = {
+        "size": size_class(params),
         "dim": str(dim) if dim else UNKNOWN,
         "license": str(lic) if lic else UNKNOWN,
         "langs": coverage(row, lang),
         "zeroshot": zero_shot_facet(row),
     }
+    if published_page:
+        out["source"] = row.source
+    return out
 
 
 def zero_shot_facet(row: Row) -> str:
@@ -79,9 +85,12 @@ def _order(values: set[str], key=None) -> list[str]:
 
 def filter_choices(page: LanguagePage) -> list[tuple[str, str, list[str]]]:
     """(facet, label, choices) for the page's filter bar: only the values its rows have."""
-    facets = [row_facets(r, page.lang) for r in page.rows]
+    published = page.has_published_rows
+    facets = [row_facets(r, page.lang, published) for r in page.rows]
     sizes = [label for _, label in SIZE_CLASSES]
+    sources = [("source", "Source", _order({f["source"] for f in facets}))] if published else []
     return [
+        *sources,
         ("size", "Size", _order({f["size"] for f in facets}, key=sizes.index)),
         ("dim", "Dimension", _order({f["dim"] for f in facets}, key=int)),
         ("license", "License", _order({f["license"] for f in facets})),

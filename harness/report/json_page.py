@@ -11,8 +11,17 @@ added, none renamed (README.md, "reports/<lang>.json"):
      "groups": [{"representative", "members", "reason"}],
      "rows": [{"model", "key", "rank", "average", "average_ci", "complete", "counted",
                "scores": {task_key: score}, "ci": {task_key: [low, high] | null},
-               "zero_shot": {task_key: true | false | null}, "zero_shot_evidence": {task_key: "..."}}],
-     "leader", "best_zero_shot", "zero_shot_warnings"}
+               "zero_shot": {task_key: true | false | null}, "zero_shot_evidence": {task_key: "..."},
+               "source": "measured" | "published" | "both",
+               "score_source": {task_key: "measured" | "published"}, "approximate_ci": [task_key, ...],
+               both only: "published_score": {task_key: score}, "reproduced": true | false | null,
+               "reproduction": "reproduced" | "differs by ...";
+               published and both: "facts": {label: {value, source}}}],
+     "leader", "best_measured", "best_zero_shot", "zero_shot_warnings"}
+
+With ``--mteb-results``, every model MTEB published a score for on the language's tasks is a row:
+``source`` says whose numbers it has; a published score's interval is approximate (from the number of
+pairs, see `harness.report.published_rows`) and its task is listed in ``approximate_ci``.
 
 ``task_key`` is a column's label (``STSBenchmarkMultilingualSTS[de]``, ``GermanSTSBenchmark``; a
 split other than test is added: ``JSTS (validation)``).
@@ -59,9 +68,9 @@ def _task(page: LanguagePage, unit: Unit) -> dict[str, Any]:
     }
 
 
-def _row(row: Row) -> dict[str, Any]:
+def _row(page: LanguagePage, row: Row) -> dict[str, Any]:
     cells = sorted(row.cells.items())
-    return {
+    out = {
         "model": row.model.name,
         "key": row.model.key,
         "rank": row.rank,
@@ -73,7 +82,19 @@ def _row(row: Row) -> dict[str, Any]:
         "ci": {u.label: [_points(x) for x in c.ci] if c.ci else None for u, c in cells},
         "zero_shot": {u.label: z.value for u, z in sorted(row.zero_shot.items())},
         "zero_shot_evidence": {u.label: z.evidence for u, z in sorted(row.zero_shot.items())},
+        "source": row.source,
+        "score_source": {u.label: "published" if c.published else "measured" for u, c in cells},
+        "approximate_ci": [u.label for u, c in cells if c.approximate],
     }
+    if row.source == "both":
+        out["published_score"] = {
+            p.unit.label: _points(p.published) for p in page.published if p.model.key == row.model.key
+        }
+        out["reproduced"] = row.reproduced
+        out["reproduction"] = row.reproduction
+    if row.facts:
+        out["facts"] = {f.label: {"value": f.value, "source": f.source} for f in row.facts.facts}
+    return out
 
 
 def language_json(page: LanguagePage) -> dict[str, Any]:
@@ -84,8 +105,9 @@ def language_json(page: LanguagePage) -> dict[str, Any]:
         "name": page.name,
         "tasks": [_task(page, u) for u in page.units],
         "groups": [asdict(g) for g in page.groups],
-        "rows": [_row(r) for r in page.rows],
+        "rows": [_row(page, r) for r in page.rows],
         "leader": leader.model.name if leader else None,
+        "best_measured": page.best_measured.model.name if page.best_measured else None,
         "best_zero_shot": best.model.name if best else None,
         "zero_shot_warnings": list(page.zero_shot_warnings),
     }

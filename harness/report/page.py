@@ -39,7 +39,33 @@ class Cell:
     score: float  # points (×100)
     ci: tuple[float, float] | None  # points
     n_pairs: int | None
-    run: RunRecord
+    run: RunRecord | None  # None: a score MTEB published (`published` says which)
+    published: PublishedScore | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """The interval is approximated from the number of pairs (a published score)."""
+        return self.published is not None
+
+
+@dataclass(frozen=True)
+class PublishedScore:
+    """Where a published cell comes from: the revision folder and file of MTEB's results."""
+
+    revision: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PublishedFacts:
+    """What mteb says about a model on a published row, each fact with its source (missing: absent)."""
+
+    facts: tuple[Fact, ...]
+    parameters: int | None
+    dimension: int | None
+    license: str | None
+    zero_shot: bool | None  # mteb's ModelMeta.is_zero_shot_on the row's tasks; None: unknown
+    zero_shot_evidence: str
 
 
 @dataclass
@@ -67,6 +93,10 @@ class Row:
     speed: Speed | None = None
     zero_shot: dict[Unit, ZeroShot] = field(default_factory=dict)  # every column of the page
     grouped_out: list[Unit] = field(default_factory=list)  # near-copies its average does not count
+    source: str = "measured"  # measured | published | both (`--mteb-results`)
+    reproduced: bool | None = None  # both: MTEB's score inside our 95% interval on every task
+    reproduction: str = ""  # both: "reproduced", "differs by ..." or why it was not compared
+    facts: PublishedFacts | None = None  # published and both rows
 
     @property
     def complete(self) -> bool:
@@ -83,6 +113,11 @@ class Row:
     @property
     def not_zero_shot(self) -> list[Unit]:
         return [u for u in sorted(self.cells) if u in self.zero_shot and self.zero_shot[u].value is False]
+
+    @property
+    def approximate(self) -> bool:
+        """The average includes a published score, whose interval is approximate."""
+        return any(c.approximate for c in self.cells.values())
 
 
 @dataclass(frozen=True)
@@ -186,6 +221,7 @@ class LanguagePage:
     task_audits: dict[Unit, TaskAudit] = field(default_factory=dict)  # harness.tasks.audit, per column
     groups: list[NearCopyGroup] = field(default_factory=list)  # near-copies counted once
     zero_shot_warnings: list[str] = field(default_factory=list)  # card and mteb disagree
+    published_note: str = ""  # the field's counts, when published rows are on the page
 
     @property
     def leader(self) -> Row | None:
@@ -212,6 +248,15 @@ class LanguagePage:
     def best_zero_shot(self) -> Row | None:
         """The best-ranked model that is zero-shot on every task it has."""
         return next((r for r in self.rows if r.zero_shot_all), None)
+
+    @property
+    def has_published_rows(self) -> bool:
+        return any(r.source != "measured" for r in self.rows)
+
+    @property
+    def best_measured(self) -> Row | None:
+        """The best row with our own measurement (the leader when we measured it)."""
+        return next((r for r in self.rows if r.source != "published"), None)
 
     @property
     def tied(self) -> list[Row]:

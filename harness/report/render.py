@@ -27,6 +27,7 @@ from harness.report.json_page import dumps as page_json
 from harness.report.lang import report_languages, run_language
 from harness.report.page import LanguagePage, ModelInfo, PublishedRow
 from harness.report.paired import PairedTests
+from harness.report.published_rows import add_published_rows, published_languages
 from harness.report.view import build_page, model_info
 from harness.report.words import (
     WARNING_TEXT,
@@ -219,10 +220,14 @@ def language_page(
     data_dir: Path | None = None,
 ) -> LanguagePage:
     """One language's page model with its published-score rows and its charts, ready to render.
-    `data_dir`: the data folder, read to audit the page's tasks (near-copies count once)."""
+    `data_dir`: the data folder, read to audit the page's tasks (near-copies count once).
+
+    With `published`, every model MTEB published a score for on the language's tasks joins the
+    leaderboard (`published_rows.add_published_rows`)."""
     page = build_page(lang, results, specs, tests, page_audits(lang, results, data_dir))
     if published is not None:
         page.published = published_rows(page, results, published)
+        add_published_rows(page, published.load_all(), specs)
     for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
         if chart is not None:
             page.charts[name] = chart
@@ -259,6 +264,10 @@ def build_reports(
     root_text = str(results_dir)
     errors = sorted(e.replace(root_text, results_dir.name) for e in errors)
     langs = report_languages(results, languages)
+    if published is not None:
+        index = published.load_all()  # every file read once, its problems counted in one line each
+        if not languages:
+            langs = sorted(set(langs) | set(published_languages(index)))
     specs = sorted(specs, key=lambda s: s.key)
     env = template_env()
     label = results_dir.name or str(results_dir)

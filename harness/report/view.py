@@ -254,11 +254,17 @@ def _tie(row: Row, leader: Row, tests: Sequence[PairedTest]) -> tuple[TieState, 
         if not test.significant:
             return "tied", method, paired_detail(test)
         return ("ahead" if (test.delta or 0) > 0 else "behind"), method, paired_detail(test)
+    return interval_tie(row, leader, shared)
+
+
+def interval_tie(
+    row: Row, leader: Row, shared: Sequence[Unit], method: str = "interval overlap"
+) -> tuple[str, str, str]:
+    """(state, method, detail): do the 95% intervals of the averages over `shared` overlap?"""
     a_mean, a_ci = mean_ci([row.cells[u].score for u in shared], [row.cells[u].ci for u in shared])
     b_mean, b_ci = mean_ci([leader.cells[u].score for u in shared], [leader.cells[u].ci for u in shared])
     if a_ci is None or b_ci is None:
         return "unknown", "", "no interval to compare with the leader"
-    method = "interval overlap"
     if a_ci[1] >= b_ci[0] and a_ci[0] <= b_ci[1]:
         return "tied", method, "95% intervals overlap"
     return ("ahead" if a_mean > b_mean else "behind"), method, "95% intervals do not overlap"
