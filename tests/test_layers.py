@@ -17,6 +17,7 @@ STAGES = [
     "harness.tasks",
     "harness.encode",
     "harness.evaluate",
+    "harness.variants",
     "harness.store",
     "harness.run",
     "harness.report",
