@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +22,18 @@ from markupsafe import Markup
 from harness.evaluate import paired_bootstrap
 from harness.published import PublishedError, PublishedScores, open_published
 from harness.records import ModelSpec
-from harness.report.charts import CHART_TOP, SPEED_LABELS, TASK_MARKS_MAX, score_chart, speed_chart
+from harness.report.charts import (
+    CHART_TOP,
+    SPEED_LABELS,
+    TASK_MARKS_MAX,
+    score_chart,
+    size_chart,
+    speed_chart,
+    throughput_chart,
+)
+from harness.report.cost import cost_section
 from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets
+from harness.report.json_page import language_json
 from harness.report.lang import report_languages
 from harness.report.page import LanguagePage, ModelInfo, PublishedRow
 from harness.report.paired import PairedTests
@@ -41,7 +52,7 @@ from harness.report.words import (
     signed,
 )
 from harness.stderr import say
-from harness.store import StoredResult, atomic_write_text, load_results
+from harness.store import StoredResult, atomic_write_text, load_results, load_variants
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -198,14 +209,23 @@ def language_page(
     specs: Sequence[ModelSpec],
     tests: PairedTests | None,
     published: PublishedScores | None = None,
+    variants: Sequence[StoredResult] = (),
 ) -> LanguagePage:
-    """One language's page model with its published-score rows and its charts, ready to render."""
+    """One language's page model with its published-score rows, its cost section (``variants``:
+    the stored variant results, harness.variants) and its charts, ready to render."""
     page = build_page(lang, results, specs, tests)
+    page.cost = cost_section(page, variants)
     if published is not None:
         page.published = published_rows(page, results, published)
     for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
         if chart is not None:
             page.charts[name] = chart
+    if page.cost is not None:
+        size = size_chart(page.cost, lang)
+        if size is not None:
+            page.charts["size"] = size
+        for i, group in enumerate(page.cost.speed_groups):
+            page.charts[f"throughput-{i}"] = throughput_chart(group, lang, i)
     return page
 
 
@@ -232,6 +252,7 @@ def build_reports(
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     errors: list[str] = []
     results = load_results(results_dir, errors)
+    variants = load_variants(results_dir, errors)
     root_text = str(results_dir)
     errors = sorted(e.replace(root_text, results_dir.name) for e in errors)
     if load_errors is not None:
@@ -245,10 +266,12 @@ def build_reports(
     written: list[Path] = []
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     for lang in langs:
-        page = language_page(lang, results, specs, tests, published)
+        page = language_page(lang, results, specs, tests, published, variants)
         html, md = render_language(env, page, label)
         written.append(_write(out_dir / f"{lang}.html", html))
         written.append(_write(out_dir / f"{lang}.md", md))
+        data = json.dumps(language_json(page), indent=2, ensure_ascii=False, allow_nan=False)
+        written.append(_write(out_dir / f"{lang}.json", data + "\n"))
         pages.append(page)
 
     tests.close()
