@@ -121,7 +121,7 @@ def stored_score(results: Path, key: str, task: str, subset: str) -> tuple[str, 
 
 def test_writes_each_language_and_index_last(built):
     names = [p.name for p in built["paths"]]
-    assert names == ["de.html", "de.md", "es.html", "es.md", "index.html"]
+    assert names == ["de.html", "de.md", "de.json", "es.html", "es.md", "es.json", "index.html"]
     idx = table(built["index"], "languages-table")
     assert [row[0] for row in idx.rows] == ["German (de)", "Spanish (es)"]
     assert 'href="de.html"' in built["index"] and 'href="es.md"' in built["index"]
@@ -464,7 +464,7 @@ def test_claims_compared_only_like_with_like(built):
 
 def test_language_filter_and_empty_language(built, tmp_path):
     paths = rpt.build_reports(built["results"], built["specs"], tmp_path, ["deu-Latn", "fr"])
-    assert [p.name for p in paths] == ["de.html", "de.md", "fr.html", "fr.md", "index.html"]
+    assert [p.name for p in paths] == ["de.html", "de.md", "de.json", "fr.html", "fr.md", "fr.json", "index.html"]
     fr = (tmp_path / "fr.md").read_text(encoding="utf-8")
     assert "**No model has a successful result for French yet.**" in fr
     with pytest.raises(ValueError):
@@ -486,7 +486,7 @@ def test_report_command_prints_paths_index_last(built, tmp_path, capsys, monkeyp
     out, err = capsys.readouterr()
     assert code == 0
     lines = out.splitlines()
-    assert lines[-1] == str(tmp_path / "out" / "index.html") and len(lines) == 5
+    assert lines[-1] == str(tmp_path / "out" / "index.html") and len(lines) == 7
     assert "Task.json: not a result file (unreadable JSON" in err
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert "Result files that could not be read" in index and str(built["results"]) not in index

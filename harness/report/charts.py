@@ -308,12 +308,12 @@ def size_chart(section: CostSection, lang: str) -> Markup | None:
                 ax.plot([row.bytes_per_vector] * 2, list(row.ci), color=c, lw=1.6, alpha=0.4, zorder=2)
             marker = _PRECISION_MARKERS.get(row.precision, "o")
             ax.plot([row.bytes_per_vector], [row.average], marker, color=c, markersize=7, zorder=3)
-        for row in front:
+        for i, row in enumerate(front):  # the front's points, named by size (the colour names the model)
             ax.annotate(
-                _short(f"{row.model.name} {row.label}", 40),
+                row.label,
                 (row.bytes_per_vector, row.average),
                 textcoords="offset points",
-                xytext=(6, 4),
+                xytext=(5, 6 if i % 2 == 0 else -12),
                 fontsize=8,
                 color="#1f2933",
             )

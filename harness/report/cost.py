@@ -97,7 +97,8 @@ def _speed_groups(rows: Sequence[Row]) -> list[SpeedGroup]:
 
 
 def cost_section(page: LanguagePage, variants: Sequence[StoredResult]) -> CostSection | None:
-    """The page's cost section: None when the page has no model whose vector size is known."""
+    """The page's cost section: None until a variant of some model's vectors is stored for the
+    language (``run --dims/--precision``, or a card that declares Matryoshka dimensions)."""
     by_model: dict[str, dict[tuple[int | None, str], dict[Unit, list[StoredResult]]]] = {}
     for stored in variants:
         if stored.run.status != "ok" or stored.run.variant is None or run_language(stored.run) != page.lang:
@@ -115,8 +116,8 @@ def cost_section(page: LanguagePage, variants: Sequence[StoredResult]) -> CostSe
             variant = _variant_row(row, cells)
             if variant is not None:
                 rows.append(variant)
-    if not any(r.bytes_per_vector for r in rows):
-        return None
+    if all(r.full for r in rows) or not any(r.bytes_per_vector for r in rows):
+        return None  # no variant stored for the language: the page is as it was without the feature
     leader = page.leader
     interval = None if leader is None else (leader.average_ci or (leader.average, leader.average))
     within = [
