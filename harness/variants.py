@@ -38,7 +38,7 @@ class VariantUsageError(ValueError):
     """A --dims or --precision value that cannot be scored: a usage error, said before any work."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Variant:
     """A cut (``dims`` None: the full vector) in a precision."""
 
@@ -148,6 +148,8 @@ def variants_for(
 
 def cut(vectors: np.ndarray, dims: int | None) -> np.ndarray:
     """The first `dims` dimensions of each vector (sentence-transformers' ``truncate_dim``)."""
+    if dims is not None and dims > vectors.shape[1]:  # a card's dimension the model's output contradicts
+        raise ValueError(f"cannot cut {vectors.shape[1]}-dimensional vectors to {dims} dimensions")
     return vectors if dims is None else vectors[:, :dims]
 
 

@@ -464,7 +464,15 @@ def test_claims_compared_only_like_with_like(built):
 
 def test_language_filter_and_empty_language(built, tmp_path):
     paths = rpt.build_reports(built["results"], built["specs"], tmp_path, ["deu-Latn", "fr"])
-    assert [p.name for p in paths] == ["de.html", "de.md", "de.json", "fr.html", "fr.md", "fr.json", "index.html"]
+    assert [p.name for p in paths] == [
+        "de.html",
+        "de.md",
+        "de.json",
+        "fr.html",
+        "fr.md",
+        "fr.json",
+        "index.html",
+    ]
     fr = (tmp_path / "fr.md").read_text(encoding="utf-8")
     assert "**No model has a successful result for French yet.**" in fr
     with pytest.raises(ValueError):
