@@ -289,6 +289,13 @@ def test_card_matryoshka_dims_scored_without_options(mrl_workspace: dict) -> Non
         (8, "float32", 32),
         (16, "float32", 64),
     ]
+    # the summary names the smallest vector whose average lies within the leader's interval
+    lo = page["rows"][0]["ci95"][0]
+    within = [(v["bytes_per_vector"], v) for v in page["variants"] if v["average"] >= lo - 1e-4]
+    within.append((128, {"dims": 32, "precision": "float32"}))  # the full vectors are in the interval
+    smallest = min(within, key=lambda w: w[0])[1]
+    line = f"Smallest vector within the leader's interval: org/tiny-mrl, {smallest['dims']}d float32"
+    assert line in md and "Smallest vector within the leader's interval" in html
     by_dims = {v["dims"]: v for v in page["variants"]}
     stored = {r.run.settings.dims: r.run.scores["main_score"] * 100 for r in variants}
     for dims, v in by_dims.items():
