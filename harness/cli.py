@@ -267,6 +267,18 @@ def run(
             "--ray-address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a local Ray)."
         ),
     ] = None,
+    dims: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dims",
+            help="Also score the vectors cut to these dimensions, e.g. 64,128,256 (Matryoshka; "
+            "default: the dimensions the card declares).",
+        ),
+    ] = None,
+    precision: Annotated[
+        list[str] | None,
+        typer.Option("--precision", help="Also score the vectors quantised: int8, ubinary (or both)."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run every registered model that covers a language on that language's STS tasks."""
@@ -276,6 +288,7 @@ def run(
     from harness import run as runner
     from harness.config import check_bootstrap, check_device, check_languages
     from harness.console import table_console
+    from harness.variants import VariantUsageError, parse_dims, parse_precisions
 
     # Every option is checked here, before any data is read or any model loads.
     languages = _checked(check_languages, lang)
@@ -291,6 +304,10 @@ def run(
         executor=executor,
     )
     _checked(check_bootstrap, bootstrap)
+    try:
+        cuts, precisions = parse_dims(dims or []), parse_precisions(precision or [])
+    except VariantUsageError as exc:
+        _fail(str(exc))
     executor = cfg.executor.value
     dtype = cfg.dtype.value
     device = _checked(check_device, device, local=executor == "local")
@@ -348,6 +365,8 @@ def run(
         force=force,
         trust_remote_code=trust_remote_code,
         bootstrap_resamples=bootstrap,
+        dims=cuts,
+        precisions=precisions,
     )
     console = Console(stderr=True)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -364,6 +383,8 @@ def run(
             distributed.disconnect()
     if summary.outcomes:
         runner.print_summary(summary, table_console())
+    if summary.usage_error is not None:  # a --dims a selected model cannot take: said before any work
+        raise typer.Exit(2)
     failed = summary.failed or (strict and any(o.status == "unavailable" for o in summary.outcomes))
     raise typer.Exit(1 if failed else 0)
 

@@ -39,6 +39,7 @@ __all__ = [
     "PairedTest",
     "bootstrap_ci",
     "combine_paired",
+    "correlations",
     "cosine_similarities",
     "finite",
     "interval_withheld",
@@ -104,6 +105,11 @@ def _corr(pred: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
         # a constant input gives NaN (and a warning); the NaN is the honest answer
         warnings.simplefilter("ignore")
         return float(pearsonr(pred, gold)[0]), float(spearmanr(pred, gold)[0])
+
+
+def correlations(pred: Sequence[float], gold: Sequence[float]) -> tuple[float, float]:
+    """``(pearson, spearman)`` of per-pair similarities against gold scores (NaN when constant)."""
+    return _corr(np.asarray(pred, dtype=np.float64), np.asarray(gold, dtype=np.float64))
 
 
 def sts_scores(

@@ -160,6 +160,7 @@ class ModelSpec(Frozen):
     prompts: Sourced[dict[str, str]] = Sourced()  # the prompts mteb's rule selects from (harness.prompts)
     default_prompt: Sourced[str] = Sourced()  # sentence-transformers' default_prompt_name
     sts_prompt: Sourced[str] = Sourced()  # what STS tasks get (value None: no prompt; source: why)
+    matryoshka_dims: Sourced[list[int]] = Sourced()  # dimensions the card says it was trained to be cut to
     mteb: MtebFacts | None = None  # mteb's metadata, when mteb knows the model id
     name: str | None = None  # the card's title, for display only (untrusted)
     claims: list[Claim] = []
@@ -257,6 +258,7 @@ class ModelSpec(Frozen):
             "license": self.license.value,
             "parameters": self.parameters.value,
             "mteb": self.mteb.model_dump() if self.mteb is not None else None,
+            "matryoshka_dims": list(self.matryoshka_dims.value or []),
         }
 
     def fact_sources(self) -> dict[str, str | None]:
@@ -281,6 +283,7 @@ class ModelSpec(Frozen):
                 "local_path",
                 "prompts",
                 "sts_prompt",
+                "matryoshka_dims",
             )
             if getattr(self, name).value is not None or name == "sts_prompt"
         }
@@ -349,6 +352,10 @@ class RunSettings(Frozen):
     evaluator_version: int = 1  # bump when scoring code changes what it computes
     prompt: str | None = None  # prepended to every sentence (harness.prompts); None: no prompt
     encoder: str | None = None  # None: the sentence-transformers fast path; "mteb:<loader>": mteb's
+    # A variant of the model's vectors (harness.variants), scored from the same vectors: the first
+    # `dims` dimensions (None: all) in `precision` (None: float32, as the model outputs them).
+    dims: int | None = None
+    precision: str | None = None
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields a hash covers: fields added later count only when set, so a result stored
@@ -364,7 +371,7 @@ class RunSettings(Frozen):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-_ADDED_LATER = ("prompt", "encoder")
+_ADDED_LATER = ("prompt", "encoder", "dims", "precision")
 
 
 class EncodeStats(Frozen):
@@ -392,6 +399,7 @@ class EncodeStats(Frozen):
     n_padded_tokens: int | None = None  # token positions processed incl. padding (>= n_tokens)
     model_load_seconds: float | None = None
     tasks_sharing_the_pass: int | None = None  # set by the runner: tasks scored from this pass
+    dimension: int | None = None  # the length of the model's output vectors (set by the runner)
 
 
 class Hardware(Frozen):
@@ -406,6 +414,21 @@ class Hardware(Frozen):
     torch_threads: int | None = None
     gpu: str | None = None
     cuda: str | None = None
+
+
+class VariantFacts(Frozen):
+    """What a variant result scored (harness.variants): its vectors, its similarity, and its
+    paired bootstrap against the same model's full vectors on the same pairs (fractions)."""
+
+    dims: int  # dimensions scored (the model's full dimension when not cut)
+    full_dims: int
+    precision: Literal["float32", "int8", "ubinary"]
+    bytes_per_vector: int
+    similarity: str  # "cosine", or "negative Hamming distance" for ubinary
+    calibration: str | None = None  # int8: where the quantisation ranges came from
+    delta_vs_full: float | None = None  # variant - full, cosine Spearman
+    delta_ci95: list[float] | None = None
+    p_value: float | None = None
 
 
 RunStatus = Literal["ok", "error", "unavailable"]
@@ -460,6 +483,7 @@ class RunRecord(Frozen):
     encode_path: EncodePath | None = None  # the fast path, or mteb.get_model
     encode_path_reason: str | None = None
     encode: EncodeStats | None = None  # throughput, encode time, peak memory, device, batch size
+    variant: VariantFacts | None = None  # set on a variant's result only (settings.dims/precision)
     hardware: Hardware | None = None
     versions: dict[str, str] = {}
     git_commit: str | None = None

@@ -309,6 +309,10 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path, data_dir
                 _cell(len(s.errors)),
             )
         console.print(table)
+        for s in specs:  # what `run` also scores each such model at (harness.variants)
+            if s.matryoshka_dims.value:
+                dims = ", ".join(map(str, s.matryoshka_dims.value))
+                console.print(Text(f"{s.key}: Matryoshka dimensions {dims} ({s.matryoshka_dims.source})"))
         for s in specs:
             if not s.warnings and not s.errors:
                 continue

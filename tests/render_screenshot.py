@@ -20,7 +20,7 @@ sys.path.insert(0, str(TESTS))
 
 from fixtures.results.builder import build_results, build_specs  # noqa: E402
 
-from harness.report import build_reports  # noqa: E402
+from harness.report import build_reports, load_specs  # noqa: E402
 
 FLAGS = [
     "--headless",
@@ -42,6 +42,9 @@ def main() -> int:
     parser.add_argument("--lang", default="de")
     parser.add_argument("--size", default="1280,1900")
     parser.add_argument("--keep", type=Path, help="also copy the rendered reports here")
+    parser.add_argument("--results", type=Path, help="report these stored results (default: the fixtures)")
+    parser.add_argument("--registry", type=Path, default=TESTS.parent / "registry", help="with --results")
+    parser.add_argument("--only", default="", help="show the summary and this section only (e.g. cost)")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
@@ -49,9 +52,18 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        results = build_results(root / "results", demo=True)
-        build_reports(results, build_specs(demo=True), root / "reports")
+        if args.results:
+            build_reports(args.results, load_specs(args.registry), root / "reports")
+        else:
+            build_reports(
+                build_results(root / "results", demo=True), build_specs(demo=True), root / "reports"
+            )
         page = root / "reports" / f"{args.lang}.html"
+        if args.only:  # the page with its other sections hidden (headless Chromium does not scroll to #id)
+            hide = f"<style>section.card:not(#summary):not(#{args.only}){{display:none}}</style></head>"
+            html = page.read_text(encoding="utf-8").replace("</head>", hide, 1)
+            page = page.with_name(f"{args.lang}-{args.only}.html")
+            page.write_text(html, encoding="utf-8")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.card import claims, fields, identity, markdown, rows, training
+from harness.card import claims, fields, identity, markdown, matryoshka, rows, training
 from harness.card.crosscheck import crosscheck
 from harness.card.evidence import RANK_OVERRIDE, Evidence, clip, fmt
 from harness.card.frontmatter import load_yaml, split_front_matter
@@ -113,6 +113,7 @@ def _parse(ev: Evidence, text_or_bytes: Any, key: str | None, overrides: dict | 
     identity.read_model_id(ev, doc, meta, markdown.strip_comments(body))
     fields.read_code(ev, doc, arch_found)
     fields.read_prose(ev, doc)
+    matryoshka.read_matryoshka(ev, doc)
     identity.read_languages(ev, meta, doc)
     names = _self_names(ev, meta)
     rows.read_table_facts(ev, doc, names)

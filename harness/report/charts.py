@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from harness.report.page import LanguagePage, Row
+from harness.report.page import CostSection, LanguagePage, Row, SpeedGroup
 from harness.report.words import f2
 
 _COLORS = {"leader": "#1a7f5a", "tied": "#3c9ab2", "other": "#7b8794", "task": "#c2410c"}
@@ -266,3 +266,105 @@ def speed_chart(page: LanguagePage) -> Markup | None:
         ax.grid(color="#e4e7eb", lw=0.8)
         ax.set_axisbelow(True)
         return _svg(fig, f"speed-{page.lang}")
+
+
+# ---------------------------------------------------------------- the cost section (harness.report.cost)
+
+_PRECISION_MARKERS = {"float32": "o", "int8": "s", "ubinary": "D"}
+
+
+def size_chart(section: CostSection, lang: str) -> Markup | None:
+    """Score against bytes per vector (log scale), every model and variant, the Pareto front drawn."""
+    from harness.report.cost import pareto_front
+
+    rows = section.charted
+    if not rows:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    names = list(dict.fromkeys(r.model.name for r in rows))
+    palette = ["#1a7f5a", "#3c9ab2", "#c2410c", "#7c3aed", "#b45309", "#0f766e", "#be185d", "#4b5563"]
+    color = {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    with _chart_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(11.0, 4.8))
+        ax = fig.add_subplot()
+        if section.leader_interval:
+            ax.axhspan(*section.leader_interval, color=_COLORS["leader"], alpha=0.08, lw=0)
+        front = pareto_front(rows)
+        ax.step(
+            [r.bytes_per_vector for r in front],
+            [r.average for r in front],
+            where="post",
+            color="#1f2933",
+            lw=1.2,
+            ls="--",
+            zorder=1,
+            label="Pareto front",
+        )
+        for row in rows:
+            c = color[row.model.name]
+            if row.ci:
+                ax.plot([row.bytes_per_vector] * 2, list(row.ci), color=c, lw=1.6, alpha=0.4, zorder=2)
+            marker = _PRECISION_MARKERS.get(row.precision, "o")
+            ax.plot([row.bytes_per_vector], [row.average], marker, color=c, markersize=7, zorder=3)
+        for i, row in enumerate(front):  # the front's points, named by size (the colour names the model)
+            ax.annotate(
+                row.label,
+                (row.bytes_per_vector, row.average),
+                textcoords="offset points",
+                xytext=(5, 6 if i % 2 == 0 else -12),
+                fontsize=8,
+                color="#1f2933",
+            )
+        for name in names[:CHART_TOP]:
+            ax.plot([], [], "o", color=color[name], label=_short(name, 40))
+        for precision, marker in _PRECISION_MARKERS.items():
+            ax.plot([], [], marker, color="#7b8794", label=precision, linestyle="none")
+        sizes = [r.bytes_per_vector or 1 for r in rows]
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(min(sizes) / 1.6, max(sizes) * 2.5)
+        ax.xaxis.set_major_locator(LogLocator(base=2))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("bytes per vector (log scale)")
+        ax.set_ylabel("average Spearman ×100, with 95% interval")
+        ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.grid(color="#e4e7eb", lw=0.8)
+        ax.set_axisbelow(True)
+        return _svg(fig, f"size-{lang}")
+
+
+def throughput_chart(group: SpeedGroup, lang: str, number: int) -> Markup:
+    """Score against measured encode throughput for the models of one device and dtype."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    with _chart_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = Figure(figsize=(11.0, 3.8))
+        ax = fig.add_subplot()
+        for row, rate in group.points:
+            c = _color(row)
+            if row.average_ci:
+                ax.plot([rate, rate], list(row.average_ci), color=c, lw=2, alpha=0.45, zorder=2)
+            ax.plot([rate], [row.average], "o", color=c, markersize=8, zorder=3)
+            ax.annotate(
+                _short(row.model.name, 40),
+                (rate, row.average),
+                textcoords="offset points",
+                xytext=(7, 4),
+                fontsize=8.5,
+            )
+        rates = [rate for _, rate in group.points]
+        ax.set_xscale("log")
+        ax.set_xlim(min(rates) / 2, max(rates) * 5)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"sentences per second on {group.device}, {group.dtype} (log scale)")
+        ax.set_ylabel("average cosine Spearman ×100")
+        ax.grid(color="#e4e7eb", lw=0.8)
+        ax.set_axisbelow(True)
+        return _svg(fig, f"throughput-{lang}-{number}")

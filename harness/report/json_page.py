@@ -17,7 +17,9 @@ added, none renamed (README.md, "reports/<lang>.json"):
                both only: "published_score": {task_key: score}, "reproduced": true | false | null,
                "reproduction": "reproduced" | "differs by ...";
                published and both: "facts": {label: {value, source}}}],
-     "leader", "best_measured", "best_zero_shot", "zero_shot_warnings"}
+     "leader", "best_measured", "best_zero_shot", "zero_shot_warnings",
+     "variants": [{"model", "dims", "precision", "bytes_per_vector", "scores": {task_key: score},
+                   "average", "ci95", "similarity"}]}
 
 With ``--mteb-results``, every model MTEB published a score for on the language's tasks is a row:
 ``source`` says whose numbers it has; a published score's interval is approximate (from the number of
@@ -25,6 +27,10 @@ pairs, see `harness.report.published_rows`) and its task is listed in ``approxim
 
 ``task_key`` is a column's label (``STSBenchmarkMultilingualSTS[de]``, ``GermanSTSBenchmark``; a
 split other than test is added: ``JSTS (validation)``).
+
+``variants`` lists every stored variant of a model's vectors (harness.variants): ``dims`` is the
+number of dimensions scored (the model's full dimension when not cut), ``precision`` float32, int8 or
+ubinary; ``similarity`` the one its scores use (cosine, or minus the Hamming distance).
 """
 
 from __future__ import annotations
@@ -97,6 +103,23 @@ def _row(page: LanguagePage, row: Row) -> dict[str, Any]:
     return out
 
 
+def _variants(page: LanguagePage) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": r.model.name,
+            "dims": r.dims,
+            "precision": r.precision,
+            "bytes_per_vector": r.bytes_per_vector,
+            "scores": {u.label: _points(s) for u, s in sorted(r.scores.items())},
+            "average": _points(r.average),
+            "ci95": None if r.ci is None else [_points(x) for x in r.ci],
+            "similarity": r.similarity,
+        }
+        for r in (page.cost.rows if page.cost is not None else [])
+        if not r.full
+    ]
+
+
 def language_json(page: LanguagePage) -> dict[str, Any]:
     """The page as one JSON-ready dict (see the module docstring for the keys)."""
     leader, best = page.leader, page.best_zero_shot
@@ -110,6 +133,7 @@ def language_json(page: LanguagePage) -> dict[str, Any]:
         "best_measured": page.best_measured.model.name if page.best_measured else None,
         "best_zero_shot": best.model.name if best else None,
         "zero_shot_warnings": list(page.zero_shot_warnings),
+        "variants": _variants(page),
     }
 
 

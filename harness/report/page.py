@@ -8,6 +8,7 @@ from typing import Literal
 
 from markupsafe import Markup
 
+from harness.evaluate import PairedTest
 from harness.records import Claim, ModelSpec, RunRecord
 from harness.report.zeroshot import ZeroShot
 from harness.tasks.audit import NearCopyGroup, TaskAudit
@@ -222,6 +223,7 @@ class LanguagePage:
     groups: list[NearCopyGroup] = field(default_factory=list)  # near-copies counted once
     zero_shot_warnings: list[str] = field(default_factory=list)  # card and mteb disagree
     published_note: str = ""  # the field's counts, when published rows are on the page
+    cost: CostSection | None = None  # score against vector size and speed (harness.report.cost)
 
     @property
     def leader(self) -> Row | None:
@@ -290,3 +292,74 @@ class LanguagePage:
             for label, rev in m.data_revisions:
                 groups.setdefault((label, rev), []).append(m.model.name)
         return [(label, rev, names) for (label, rev), names in sorted(groups.items())]
+
+
+# ---------------------------------------------------------------- the cost section
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One model at one dimension and precision (the full vectors too), scores in points (×100)."""
+
+    model: ModelInfo
+    dims: int | None  # dimensions scored; None: unknown (an older result of the full model)
+    precision: str
+    bytes_per_vector: int | None
+    average: float
+    ci: tuple[float, float] | None
+    scores: dict[Unit, float]
+    n_tasks: int
+    n_total: int
+    full: bool  # the model's own vectors (its leaderboard row)
+    similarity: str = "cosine"
+    loss: PairedTest | None = None  # variant - full, fractions; None for the full row
+
+    @property
+    def complete(self) -> bool:
+        return self.n_tasks == self.n_total
+
+    @property
+    def label(self) -> str:
+        return f"{self.dims if self.dims is not None else '?'}d {self.precision}"
+
+    @property
+    def loss_text(self) -> str:
+        """``-1.2 points, p < 0.001``, ``no detectable loss``, or "" for the full vectors."""
+        test = self.loss
+        if self.full or test is None or test.delta is None:
+            return ""
+        if not test.significant:
+            return "no detectable loss" if test.delta <= 0 else "no detectable difference"
+        p = test.p_value or 0.0
+        p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        return f"{test.delta * 100:+.1f} points, {p_text}".replace("-", "\u2212")
+
+
+@dataclass(frozen=True)
+class SpeedGroup:
+    """Full-model rows measured on one device in one dtype: the only ones drawn together."""
+
+    device: str
+    dtype: str
+    points: list[tuple[Row, float]]  # (row, sentences per second)
+
+
+@dataclass
+class CostSection:
+    rows: list[CostRow]  # per model (leaderboard order): its full vectors, then its variants
+    smallest: CostRow | None  # the smallest vector within the leader's interval
+    leader_interval: tuple[float, float] | None
+    speed_groups: list[SpeedGroup] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[tuple[ModelInfo, list[CostRow]]]:
+        """The table, one block per model with variants."""
+        grouped: dict[str, tuple[ModelInfo, list[CostRow]]] = {}
+        for row in self.rows:
+            grouped.setdefault(row.model.key, (row.model, []))[1].append(row)
+        return [(info, rows) for info, rows in grouped.values() if any(not r.full for r in rows)]
+
+    @property
+    def charted(self) -> list[CostRow]:
+        """Rows the size chart can place: known bytes, every task of the page."""
+        return [r for r in self.rows if r.bytes_per_vector and r.complete]

@@ -21,7 +21,16 @@ from markupsafe import Markup
 from harness.evaluate import paired_bootstrap
 from harness.published import PublishedError, PublishedScores, open_published
 from harness.records import ModelSpec
-from harness.report.charts import CHART_TOP, SPEED_LABELS, TASK_MARKS_MAX, score_chart, speed_chart
+from harness.report.charts import (
+    CHART_TOP,
+    SPEED_LABELS,
+    TASK_MARKS_MAX,
+    score_chart,
+    size_chart,
+    speed_chart,
+    throughput_chart,
+)
+from harness.report.cost import cost_section
 from harness.report.filters import NAMED_MAX, filter_choices, filterable, row_facets, zero_shot_choices
 from harness.report.json_page import dumps as page_json
 from harness.report.lang import report_languages, run_language
@@ -43,7 +52,7 @@ from harness.report.words import (
     signed,
 )
 from harness.stderr import say
-from harness.store import StoredResult, atomic_write_text, load_results
+from harness.store import StoredResult, atomic_write_text, load_results, load_variants
 from harness.tasks.audit import AuditReport, audit_tasks, unit_task
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -218,19 +227,28 @@ def language_page(
     tests: PairedTests | None,
     published: PublishedScores | None = None,
     data_dir: Path | None = None,
+    variants: Sequence[StoredResult] = (),
 ) -> LanguagePage:
-    """One language's page model with its published-score rows and its charts, ready to render.
+    """One language's page model with its published-score rows, its cost section (``variants``:
+    the stored variant results, harness.variants) and its charts, ready to render.
     `data_dir`: the data folder, read to audit the page's tasks (near-copies count once).
 
     With `published`, every model MTEB published a score for on the language's tasks joins the
     leaderboard (`published_rows.add_published_rows`)."""
     page = build_page(lang, results, specs, tests, page_audits(lang, results, data_dir))
+    page.cost = cost_section(page, variants)
     if published is not None:
         page.published = published_rows(page, results, published)
         add_published_rows(page, published.load_all(), specs)
     for name, chart in (("scores", score_chart(page)), ("speed", speed_chart(page))):
         if chart is not None:
             page.charts[name] = chart
+    if page.cost is not None:
+        size = size_chart(page.cost, lang)
+        if size is not None:
+            page.charts["size"] = size
+        for i, group in enumerate(page.cost.speed_groups):
+            page.charts[f"throughput-{i}"] = throughput_chart(group, lang, i)
     return page
 
 
@@ -261,6 +279,7 @@ def build_reports(
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     errors: list[str] = []
     results = load_results(results_dir, errors)
+    variants = load_variants(results_dir, errors)
     root_text = str(results_dir)
     errors = sorted(e.replace(root_text, results_dir.name) for e in errors)
     langs = report_languages(results, languages)
@@ -277,7 +296,7 @@ def build_reports(
     tests = PairedTests(paired_bootstrap, cache_dir=results_dir)
     for lang in langs:
         try:
-            page = language_page(lang, results, specs, tests, published, data_dir)
+            page = language_page(lang, results, specs, tests, published, data_dir, variants)
             html, md = render_language(env, page, label)
         except (ValueError, ArithmeticError, TypeError) as exc:  # one page's data never stops the others
             errors.append(

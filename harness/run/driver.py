@@ -33,6 +33,7 @@ from harness.run.plan import (
     select_tasks,
 )
 from harness.store import migrate, model_meta_json, model_name
+from harness.variants import VariantUsageError, variant_label
 
 Reporter = Callable[[str], None]
 
@@ -56,12 +57,14 @@ class RunSummary:
     unavailable_tasks: list[str] = field(default_factory=list)
     data_errors: list[str] = field(default_factory=list)
     nothing_ran: str | None = None  # why, when the selection left nothing to run
+    usage_error: str | None = None  # a --dims/--precision a selected model cannot take (exit 2)
 
     @property
     def failed(self) -> bool:
         return (
             bool(self.data_errors)
             or self.nothing_ran is not None
+            or self.usage_error is not None
             or any(o.status == "error" or o.failed for o in self.outcomes)
         )
 
@@ -159,7 +162,12 @@ def run(
             outcome.status, outcome.reason = "error", entry_problem(spec)
             say(f"harness: {spec.key}: {outcome.reason}")
             continue
-        plan = plan_model(spec, explicit, runnable, pairs, options, device, dtype, models_dirs, allow_hub)
+        try:
+            plan = plan_model(spec, explicit, runnable, pairs, options, device, dtype, models_dirs, allow_hub)
+        except VariantUsageError as exc:  # every model is planned before any is encoded: nothing done yet
+            summary.usage_error = str(exc)
+            say(f"harness: {exc}")
+            return summary
         owner = _result_owner(plan, result_owners)
         if owner is not None:
             outcome.status, outcome.reason = "error", _shared_results(spec, plan, owner)
@@ -288,19 +296,20 @@ def _store_job_result(
     job: ModelJob, result: JobResult, outcome: ModelOutcome, options: RunOptions, say: Reporter
 ) -> None:
     for task, record in result.records:
+        label = task.label + variant_label(record.settings)
         try:
             _write(options, job.spec, job.weights.revision, job.weights.source, task, record, say)
         except store.StoreError as exc:
-            outcome.failed.append(task.label)
+            outcome.failed.append(label)
             outcome.status, outcome.reason = "error", str(exc)
             say(f"harness: {exc}")
             continue
         if record.status == "ok":
-            outcome.ok.append(task.label)
-            outcome.scores[task.label] = record.scores["main_score"]
+            outcome.ok.append(label)
+            outcome.scores[label] = record.scores["main_score"]
         else:
-            outcome.failed.append(task.label)
-            say(f"harness: {job.spec.key}: {task.label}: {record.error_kind}: {record.error}")
+            outcome.failed.append(label)
+            say(f"harness: {job.spec.key}: {label}: {record.error_kind}: {record.error}")
     if result.error is not None:
         outcome.status, outcome.reason = "error", f"{result.error[0]}: {result.error[1]}"
     elif outcome.failed and not outcome.ok and outcome.status == "ok":  # never "ok" with nothing scored

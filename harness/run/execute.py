@@ -17,8 +17,8 @@ from harness.errors import ModelLoadError
 from harness.mteb_meta import MTEB_PATH
 from harness.records import ErrorKind, RunRecord, StsTask
 from harness.run.facts import hardware_info, now_iso, record_fields
-from harness.run.failures import classify, job_error
-from harness.run.jobs import JobResult, ModelJob, task_id
+from harness.run.failures import classify, error_record, job_error
+from harness.run.jobs import JobResult, ModelJob, task_id, variant_key
 from harness.run.plan import RunOptions
 
 Reporter = Callable[[str], None]
@@ -61,11 +61,19 @@ def still_pending(job: ModelJob, options: RunOptions, say: Reporter) -> ModelJob
     stored = store.completed_identities(
         options.results_dir, job.spec.key, job.weights.revision, job.spec.model_id.value
     )
-    still = [t for t in job.tasks if job.identities[task_id(t)] not in stored]
+    identities = {k: v for k, v in job.identities.items() if v not in stored}
+    variants = {
+        tid: left
+        for tid, wanted in job.variants.items()
+        if (left := [v for v in wanted if job.variant_identities[variant_key(tid, v)] not in stored])
+    }
+    still = [t for t in job.tasks if task_id(t) in identities or task_id(t) in variants]
     if len(still) < len(job.tasks):
         say(f"harness: {job.spec.key}: {len(job.tasks) - len(still)} task(s) stored meanwhile by another run")
+    if identities != job.identities or variants != job.variants:
         kept = {task_id(t) for t in still}
-        job = replace(job, tasks=still, pairs={k: v for k, v in job.pairs.items() if k in kept})
+        pairs = {k: v for k, v in job.pairs.items() if k in kept}
+        job = replace(job, tasks=still, pairs=pairs, identities=identities, variants=variants)
     return job
 
 
@@ -231,7 +239,8 @@ def _score_pass(
     from harness import evaluate
 
     index = {text: i for i, text in enumerate(texts)}
-    encode_facts = stats.model_copy(update={"tasks_sharing_the_pass": len(group)})
+    dimension = int(vectors.shape[1]) if getattr(vectors, "ndim", 0) == 2 else None
+    encode_facts = stats.model_copy(update={"tasks_sharing_the_pass": len(group), "dimension": dimension})
     hardware = hardware_info(stats.device or job.device)
     records: list[tuple[StsTask, RunRecord]] = []
     for task in group:
@@ -249,7 +258,11 @@ def _score_pass(
             )
         except Exception as exc:
             kind, message = classify(exc)
-            records.append((task, job_error(job, task, kind, message, finished_at=now_iso(), **common)))
+            if task_id(task) in job.identities:
+                records.append((task, job_error(job, task, kind, message, finished_at=now_iso(), **common)))
+            continue
+        records.extend(score_variants(job, task, (emb1, emb2, sims), {**facts, **common}))
+        if task_id(task) not in job.identities:  # stored already: scored again only for its variants
             continue
         withheld = evaluate.interval_withheld(
             sims, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed
@@ -275,3 +288,44 @@ def _score_pass(
         )
         records.append((task, record))
     return records
+
+
+def score_variants(
+    job: ModelJob, task: StsTask, full: tuple[Any, Any, Any], facts: dict[str, Any]
+) -> list[tuple[StsTask, RunRecord]]:
+    """One record per pending variant of a task, scored from the vectors already in memory
+    (``full``: both sides' vectors and their cosine similarities)."""
+    import numpy as np
+
+    from harness.variants import score_variant
+
+    out: list[tuple[StsTask, RunRecord]] = []
+    emb1, emb2, full_sims = full
+    p = job.pairs[task_id(task)]
+    for variant in job.variants.get(task_id(task), []):
+        t0 = time.perf_counter()
+        ident = job.variant_identities[variant_key(task_id(task), variant)]
+        settings = variant.settings(job.settings_of(task))
+        try:
+            scores, sims, (lo, hi), about = score_variant(
+                emb1, emb2, p.gold, variant, full_sims, n_resamples=job.bootstrap_resamples, seed=job.seed
+            )
+        except Exception as exc:
+            kind, message = classify(exc)
+            out.append((task, error_record(task, job.spec, ident, settings, kind, message, **facts)))
+            continue
+        record = RunRecord(
+            **record_fields(task, job.spec, ident, settings),
+            **facts,
+            status="ok",
+            scores=scores,
+            ci95=[lo, hi],
+            bootstrap={"n_resamples": job.bootstrap_resamples, "seed": job.seed, "level": 0.95},
+            cosine_similarities=[round(float(x), 7) for x in np.asarray(sims)],
+            gold=[float(g) for g in p.gold],
+            variant=about,
+            finished_at=now_iso(),
+            evaluation_seconds=round(time.perf_counter() - t0, 4),
+        )
+        out.append((task, record))
+    return out

@@ -12,7 +12,7 @@ from typing import Any
 from harness.errors import ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused, WeightsUnavailable
 from harness.records import ErrorKind, ModelSpec, RunRecord, RunSettings, RunStatus, StsTask
 from harness.run.facts import record_fields
-from harness.run.jobs import JobResult, ModelJob, task_id
+from harness.run.jobs import JobResult, ModelJob, task_id, variant_key
 
 WORKER_FAILED: ErrorKind = "worker-failed"  # the Ray executor's kind for a job no worker could finish
 
@@ -60,11 +60,16 @@ def error_record(
 
 def job_error(job: ModelJob, task: StsTask, kind: ErrorKind, message: str, **facts: Any) -> RunRecord:
     """The error record of one task of a job, with the job's identity, settings and task facts."""
+    tid, settings = task_id(task), job.settings_of(task)
+    ident = job.identities.get(tid)
+    if ident is None:  # only its variants were pending (its full result is stored): the first one's
+        variant = job.variants[tid][0]
+        ident, settings = job.variant_identities[variant_key(tid, variant)], variant.settings(settings)
     return error_record(
         task,
         job.spec,
-        job.identities[task_id(task)],
-        job.settings_of(task),
+        ident,
+        settings,
         kind,
         message,
         **job.task_facts(task),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.mteb_meta import FAST_PATH
 from harness.records import EncodePath, ErrorKind, ModelSpec, RunRecord, RunSettings, StsPairs, StsTask
+from harness.variants import Variant
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ def task_id(task: StsTask) -> str:
     return f"{task.name}|{task.subset}|{task.split}"
 
 
+def variant_key(tid: str, variant: Variant) -> str:
+    """A variant's result of one task: ``<task id>|<dims>/<precision>``."""
+    return f"{tid}|{variant.label}"
+
+
 @dataclass(frozen=True)
 class ModelJob:
     """One model's pending work: everything a worker (local or remote) needs, nothing it must look up."""
@@ -35,7 +41,7 @@ class ModelJob:
     settings: RunSettings
     tasks: list[StsTask]
     pairs: dict[str, StsPairs]  # by task id, only this job's tasks
-    identities: dict[str, str]  # by task id
+    identities: dict[str, str]  # by task id: the tasks whose full result is pending
     device: str
     batch_size: int | str
     bootstrap_resamples: int
@@ -46,6 +52,10 @@ class ModelJob:
     prompt_sources: dict[str, str | None] = field(default_factory=dict)
     encode_path: EncodePath = FAST_PATH  # or MTEB_PATH: mteb's own implementation (mteb.get_model)
     encode_path_reason: str | None = None
+    # Variants of the vectors still to score (harness.variants), by task id, and their identities
+    # (by variant_key). A task whose full result is stored is here only for its variants.
+    variants: dict[str, list[Variant]] = field(default_factory=dict)
+    variant_identities: dict[str, str] = field(default_factory=dict)
 
     def settings_of(self, task: StsTask) -> RunSettings:
         """The settings of one task: the model's, plus the prompt that task gets."""

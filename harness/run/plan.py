@@ -19,7 +19,8 @@ from harness.errors import ModelLoadError, WeightsUnavailable
 from harness.records import DType, ErrorKind, Finding, ModelSpec, RunSettings, Sourced, StsPairs, StsTask
 from harness.run.facts import off_card
 from harness.run.failures import classify
-from harness.run.jobs import ModelJob, Weights, task_id
+from harness.run.jobs import ModelJob, Weights, task_id, variant_key
+from harness.variants import variants_for
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class RunOptions:
     allow_hub: bool | None = None  # None: only when the Hub is not switched off by HF_HUB_OFFLINE
     bootstrap_resamples: int = N_RESAMPLES
     seed: int = SEED
+    dims: list[int] = field(default_factory=list)  # --dims: cuts scored besides the full vectors
+    precisions: list[str] = field(default_factory=list)  # --precision: int8, ubinary (harness.variants)
 
 
 @dataclass(frozen=True)
@@ -380,17 +383,30 @@ def plan_model(
     settings = settings_for(
         spec, dtype, options.trust_remote_code, files_checked=files_checked, encoder=how.encoder
     )
+    variants = variants_for(spec, options.dims, options.precisions, how.encoder)  # VariantUsageError
+    task_settings = {
+        task_id(t): settings.model_copy(update={"prompt": how.prompts.get(task_id(t))}) for t in my_tasks
+    }
     identities = {
-        tid: identity(weights.revision, t, settings.model_copy(update={"prompt": how.prompts.get(tid)}))
+        tid: identity(weights.revision, t, task_settings[tid]) for t in my_tasks if (tid := task_id(t))
+    }
+    variant_ids = {
+        variant_key(tid, v): identity(weights.revision, t, v.settings(task_settings[tid]))
         for t in my_tasks
         if (tid := task_id(t))
+        for v in variants
     }
     done = (
         set()
         if options.force
         else store.completed_identities(options.results_dir, spec.key, weights.revision, spec.model_id.value)
     )
-    pending = [t for t in my_tasks if identities[task_id(t)] not in done]
+    pending_variants = {
+        tid: [v for v in variants if variant_ids[variant_key(tid, v)] not in done]
+        for t in my_tasks
+        if (tid := task_id(t))
+    }
+    pending = [t for t in my_tasks if identities[task_id(t)] not in done or pending_variants[task_id(t)]]
     already_stored = [t.label for t in my_tasks if identities[task_id(t)] in done]
     if not pending:
         reason = f"all {len(my_tasks)} task(s) already stored (--force recomputes)"
@@ -401,7 +417,11 @@ def plan_model(
         settings=settings,
         tasks=pending,
         pairs={task_id(t): pairs[task_id(t)] for t in pending},
-        identities={task_id(t): identities[task_id(t)] for t in pending},
+        identities={
+            task_id(t): identities[task_id(t)] for t in pending if identities[task_id(t)] not in done
+        },
+        variants={task_id(t): pending_variants[task_id(t)] for t in pending if pending_variants[task_id(t)]},
+        variant_identities={k: v for k, v in variant_ids.items() if v not in done},
         device=device,
         batch_size=options.batch_size,
         bootstrap_resamples=options.bootstrap_resamples,

@@ -57,6 +57,7 @@ from harness.store.io import (
 )
 from harness.store.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE
 from harness.store.size import fit_to_limit
+from harness.store.variant_files import VARIANTS_FOLDER, is_variant, iter_variant_files
 
 SCHEMA_VERSION = 2
 NO_REVISION = "no-revision"  # folder for models whose weights (and so revision) were never found
@@ -110,9 +111,17 @@ def model_folder(model_key: str, model_id: str | None) -> str:
 
 
 def result_path(
-    root: Path, model_dir: str, revision: str, task_name: str, *, harness_local: bool = False
+    root: Path,
+    model_dir: str,
+    revision: str,
+    task_name: str,
+    *,
+    harness_local: bool = False,
+    variant: bool = False,
 ) -> Path:
     folder = root / safe_component(model_dir, "model folder") / safe_component(revision, "revision")
+    if variant:
+        folder = folder / VARIANTS_FOLDER
     path = (folder / LOCAL_TASKS_FOLDER if harness_local else folder) / task_file_name(task_name)
     resolved_root = root.resolve()
     if resolved_root not in path.resolve().parents:
@@ -128,10 +137,13 @@ def task_path(
     task_name: str,
     *,
     in_mteb: bool | None = None,
+    variant: bool = False,
 ) -> Path:
-    """The file :func:`write_run` stores a task's records in (``in_mteb`` as there)."""
+    """The file :func:`write_run` stores a task's records in (``in_mteb`` as there; a variant's
+    records in ``harness-variants/``)."""
     local = not (mteb_layout.is_mteb_task(task_name) if in_mteb is None else in_mteb)
-    return result_path(root, model_folder(model_key, model_id), revision, task_name, harness_local=local)
+    folder = model_folder(model_key, model_id)
+    return result_path(root, folder, revision, task_name, harness_local=local, variant=variant)
 
 
 LOCKS_FOLDER = ".locks"
@@ -172,7 +184,7 @@ def shown_runs(runs: list[RunRecord]) -> list[RunRecord]:
 
 def _rebuild_scores(runs: list[RunRecord]) -> dict[str, list[dict[str, Any]]]:
     scores: dict[str, list[dict[str, Any]]] = {}
-    for run in shown_runs(runs):
+    for run in shown_runs([r for r in runs if not is_variant(r)]):
         if run.status == "ok":  # MTEB's ScoresDict: scores plus hf_subset and languages
             entry = {**run.scores, "hf_subset": run.subset, "languages": run.languages}
             scores.setdefault(run.split, []).append(entry)
@@ -325,7 +337,7 @@ def write_run(
     """
     notes = [] if notes is None else notes
     folder = model_folder(model_key, model_id)
-    path = task_path(root, model_key, model_id, revision, task_name, in_mteb=in_mteb)
+    path = task_path(root, model_key, model_id, revision, task_name, in_mteb=in_mteb, variant=is_variant(run))
     try:
         _checked_run(run)
     except ValueError as exc:
@@ -432,6 +444,12 @@ def iter_result_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def load_variants(root: Path, errors: list[str] | None = None) -> list[StoredResult]:
+    """Every stored variant result under `root` (a file that fails is reported in `errors`)."""
+    loaded = _load_each(root, iter_variant_files(root), errors, quarantine_bad=False)
+    return [result for results in loaded for result in results if is_variant(result.run)]
+
+
 def load_file(path: Path) -> list[StoredResult]:
     """Every record of one result file (version 1 files with today's names: :func:`current_names`)."""
     data = read_json(path)
@@ -505,7 +523,11 @@ def completed_identities(
     paths: list[Path] = []
     for base in sorted({root / model_folder(model_key, model_id), legacy_location(root, model_key)}):
         rev = base / safe_component(revision, "revision")
-        found = sorted([*rev.glob("*.json"), *rev.glob(f"{LOCAL_TASKS_FOLDER}/*.json")])
+        found = sorted(
+            f
+            for folder in (rev, rev / VARIANTS_FOLDER)
+            for f in [*folder.glob("*.json"), *folder.glob(f"{LOCAL_TASKS_FOLDER}/*.json")]
+        )
         paths += [p for p in found if p.name != MODEL_META_FILE and not p.name.startswith(".")]
     done: set[str] = set()
     for stored in _load_each(root, paths, notes, quarantine_bad=True):
