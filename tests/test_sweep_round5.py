@@ -737,7 +737,7 @@ def test_a_split_without_a_known_fingerprint_is_not_taken_for_mteb_s():
     from harness.tasks.fingerprints import order_problem
 
     pairs = StsPairs(sentence1=["a", "b"], sentence2=["c", "d"], gold=[1.0, 2.0])
-    assert "no verified copy of this split is known" in order_problem("STS12", "default", "test", pairs)
+    assert "no verified copy of this split is known" in order_problem("BIOSSES", "default", "test", pairs)
 
 
 # ---------------------------------------- tier 5: model files sentence-transformers rejects, named
