@@ -89,14 +89,22 @@ def integrity_problem(model: Any) -> str | None:
     return None
 
 
-def _token_shortfall(tok: Any, config: Any) -> str | None:
+def token_counts(tok: Any, config: Any) -> tuple[int, int] | None:
+    """(tokens in the tokenizer, rows of the embedding table per config.json), when both are known."""
     vocab = getattr(config, "vocab_size", None)
     if tok is None or not isinstance(vocab, int) or vocab <= 0:
         return None
     try:
-        n = len(tok)
+        return len(tok), vocab
     except TypeError:
         return None
+
+
+def _token_shortfall(tok: Any, config: Any) -> str | None:
+    counts = token_counts(tok, config)
+    if counts is None:
+        return None
+    n, vocab = counts
     floor, share = _TOKEN_SHORTFALL
     if n < vocab - max(floor, int(vocab * share)):
         return (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.encode.integrity import file_problem, integrity_problem
+from harness.encode.integrity import file_problem, integrity_problem, token_counts
 from harness.errors import EncodeError, ModelLoadError, RemoteCodeRefused
 from harness.model_files import (
     folder_files,
@@ -324,15 +324,11 @@ def check_loaded(report: LoadReport, model: Any, location: str) -> None:
 
 def tokenizer_problem(model: Any) -> str | None:
     """Why the loaded tokenizer cannot be the model's own (its size against the embedding table)."""
-    tok = getattr(model, "tokenizer", None)
     cfg = getattr(getattr(model, "transformers_model", None), "config", None)
-    vocab = getattr(cfg, "vocab_size", None)
-    if tok is None or not isinstance(vocab, int) or vocab <= 0:
+    counts = token_counts(getattr(model, "tokenizer", None), cfg)
+    if counts is None:
         return None
-    try:
-        n = len(tok)
-    except TypeError:
-        return None
+    n, vocab = counts
     if n > vocab:
         return f"the tokenizer has {n} tokens but the model's embedding table only {vocab} rows"
     if n < vocab // 2:
