@@ -21,6 +21,7 @@ when it equals their mean as the card rounds it. Percentages are read as 0-1.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from harness.card.claim_words import (
     UNSTATED,
@@ -147,32 +148,12 @@ def _context_metric(before: str, after: str) -> Metric | None:
 # the three shapes
 
 
-def _claim(
-    metric: Metric,
-    raw: str,
-    *,
-    dataset: str | None,
-    split: str | None,
-    language: str | None,
-    source: str,
-    quote: str,
-    aggregate_of: list[str] | None = None,
-    checkpoint: str | None = None,
-) -> Found | None:
+def _claim(metric: Metric, raw: str, **fields: Any) -> Found | None:
+    """The claim a table cell's number makes; ``fields`` are :func:`make_claim`'s (dataset, split, ...)."""
     value, decimals, problem = read_value(raw)
     if problem or value is None:
         return None
-    claim = make_claim(
-        metric,
-        value,
-        dataset=dataset,
-        split=split,
-        language=language,
-        source=source,
-        quote=quote,
-        aggregate_of=aggregate_of,
-        checkpoint=checkpoint,
-    )
+    claim = make_claim(metric, value, **fields)
     return Found(claim, decimals)
 
 
