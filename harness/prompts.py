@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ from harness.model_files import read_bytes, read_json
 from harness.records import OVERRIDE_SOURCE, Finding, ModelSpec, Sourced
 
 __all__ = [
+    "DEFAULT_SOURCE",
     "FILES_SOURCE",
     "MTEB_SOURCE",
     "OVERRIDE_SOURCE",
+    "PromptSource",
     "card_prompt_mentions",
     "loader_source",
     "mteb_loader_of",
@@ -47,6 +50,8 @@ MTEB_SOURCE = "mteb:ModelMeta.loader_kwargs.model_prompts"
 FILES_SOURCE = "model-files:config_sentence_transformers.json"
 MTEB_LOADER_SOURCE = "mteb:"  # + the loader's name: a model that runs through mteb's implementation
 MTEB_LOADER_RULE = "mteb's implementation sets each task's prompt or instruction"
+DEFAULT_SOURCE = f"{FILES_SOURCE}.default_prompt_name"
+NONE_KNOWN = "no prompts known (no override, not in mteb, model files not read)"
 ST_CONFIG = "config_sentence_transformers.json"
 MAX_CARD_BYTES = 2 * 1024 * 1024
 MAX_PROMPT_CHARS = 2000
@@ -199,18 +204,19 @@ def prompt_for(spec: ModelSpec, task_name: str | None = None) -> Sourced[str]:
     from mteb.models.abs_encoder import get_prompt_name
 
     if spec.prompts.value is None:
-        return Sourced(value=None, source="no prompts known (no override, not in mteb, model files not read)")
+        return Sourced(value=None, source=PromptSource(None).text)
     prompts = dict(spec.prompts.value)
     source = spec.prompts.source or FILES_SOURCE
     kept, _dropped = _valid_keys(tuple(prompts))
     selectable = {k: prompts[k] for k in kept}
     name = get_prompt_name(selectable or None, task_metadata(task_name), None) if selectable else None
     if name is not None:
-        return Sourced(value=prompts[name] or None, source=f"{source}[{name}]")
+        return Sourced(value=prompts[name] or None, source=PromptSource(source, name).text)
     default = spec.default_prompt.value
     if default and default in prompts:
-        return Sourced(value=prompts[default] or None, source=f"{spec.default_prompt.source}[{default}]")
-    return Sourced(value=None, source=f"{source}: no STS prompt")
+        place = spec.default_prompt.source or DEFAULT_SOURCE
+        return Sourced(value=prompts[default] or None, source=PromptSource(place, default).text)
+    return Sourced(value=None, source=PromptSource(source).text)
 
 
 # ------------------------------------------------------------------ the spec
@@ -252,9 +258,7 @@ def with_prompts(spec: ModelSpec, model_dir: Path | None = None, *, overrides: A
         prompts = Sourced(value=file_prompts, source=FILES_SOURCE)
     else:  # nothing read yet: the runner resolves again once it has the model's files
         prompts = Sourced()
-    default = Sourced(
-        value=default_name, source=f"{FILES_SOURCE}.default_prompt_name" if default_name else None
-    )
+    default = Sourced(value=default_name, source=DEFAULT_SOURCE if default_name else None)
     resolved = spec.model_copy(update={"prompts": prompts, "default_prompt": default})
     _kept, dropped = _valid_keys(tuple(prompts.value or {}))
     if dropped and prompts.source == OVERRIDE_SOURCE:
@@ -309,39 +313,69 @@ def with_sources(spec: ModelSpec, model_dir: Path | None = None, *, overrides: A
     return with_prompts(with_mteb(spec), model_dir, overrides=overrides)
 
 
-_SOURCE_LABELS = (
-    (OVERRIDE_SOURCE, "registry.toml"),
-    (MTEB_SOURCE, "mteb"),
-    (f"{FILES_SOURCE}.default_prompt_name", "default_prompt_name"),
-    (FILES_SOURCE, "model files"),
+@dataclass(frozen=True)
+class PromptSource:
+    """Where an STS prompt came from, as a record. Settings and stored results keep its text
+    (``RunSettings.prompt_source``, unchanged from earlier versions); :meth:`parse` reads that back.
+
+    ``place``: the source of the prompts (:data:`OVERRIDE_SOURCE`, :data:`MTEB_SOURCE`,
+    :data:`FILES_SOURCE`, :data:`DEFAULT_SOURCE`), None when no prompts are known; ``key``: the prompt
+    name chosen there, None when that place has no STS prompt; ``loader``: mteb's implementation
+    prompts the model itself (the loader's name)."""
+
+    place: str | None
+    key: str | None = None
+    loader: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.loader is not None:
+            return f"{MTEB_LOADER_SOURCE}{self.loader}: {MTEB_LOADER_RULE}"
+        if self.place is None:
+            return NONE_KNOWN
+        return f"{self.place}[{self.key}]" if self.key is not None else f"{self.place}: no STS prompt"
+
+    @classmethod
+    def parse(cls, text: str | None) -> PromptSource:
+        found = _LOADER_TEXT.match(text or "")
+        if found:  # the runner may append what mteb's wrapper applied
+            return cls(None, loader=found["loader"])
+        found = _PLACE_TEXT.match(text or "")
+        if found:
+            return cls(found["place"], found["key"])
+        return cls(None)
+
+
+_LOADER_TEXT = re.compile(
+    rf"^{re.escape(MTEB_LOADER_SOURCE)}(?P<loader>[^:]+): {re.escape(MTEB_LOADER_RULE)}"
 )
+_PLACE_TEXT = re.compile(r"^(?P<place>.+?)(?:\[(?P<key>[^\]]*)\]|: no STS prompt)$")
+# How each place is named in a table cell.
+_PLACE_LABELS = {
+    OVERRIDE_SOURCE: "registry.toml",
+    MTEB_SOURCE: "mteb",
+    DEFAULT_SOURCE: "default_prompt_name",
+    FILES_SOURCE: "model files",
+}
 
 
 def loader_source(loader: str | None) -> str:
-    """The prompt source of a model that mteb's implementation prompts: ``mteb:<Loader>: <rule>``
-    (the runner may append what the wrapper applied); :func:`mteb_loader_of` reads it back."""
-    return f"{MTEB_LOADER_SOURCE}{loader}: {MTEB_LOADER_RULE}"
-
-
-_LOADER_SOURCE = re.compile(
-    rf"^{re.escape(MTEB_LOADER_SOURCE)}(?P<loader>[^:]+): {re.escape(MTEB_LOADER_RULE)}"
-)
+    """The prompt source of a model that mteb's implementation prompts (:class:`PromptSource`)."""
+    return PromptSource(None, loader=loader or "its loader").text
 
 
 def mteb_loader_of(source: str | None) -> str | None:
-    """The loader a prompt source names when mteb's implementation sets the prompt, else None.
-    Stored records keep the source as text, so this reads the one format :func:`loader_source` writes."""
-    found = _LOADER_SOURCE.match(source or "")
-    return found["loader"] if found else None
+    """The loader a prompt source names when mteb's implementation sets the prompt, else None."""
+    return PromptSource.parse(source).loader
 
 
 def prompt_label(prompt: Sourced[str]) -> str:
     """A short cell for tables, always with where it came from: ``'query: ' (mteb)``,
     ``none (model files)``, ``by mteb's NomicWrapper``, ``none known (model files not read)``."""
-    loader = mteb_loader_of(prompt.source)
-    if loader is not None:
-        return f"{prompt.value!r} (mteb's {loader})" if prompt.value else f"by mteb's {loader}"
-    where = next((label for src, label in _SOURCE_LABELS if (prompt.source or "").startswith(src)), None)
+    origin = PromptSource.parse(prompt.source)
+    if origin.loader is not None:
+        return f"{prompt.value!r} (mteb's {origin.loader})" if prompt.value else f"by mteb's {origin.loader}"
+    where = _PLACE_LABELS.get(origin.place or "")
     if not prompt.value:
         return f"none ({where})" if where else "none known (model files not read)"
     shown = prompt.value if len(prompt.value) <= 60 else prompt.value[:57] + "..."

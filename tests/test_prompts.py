@@ -308,3 +308,26 @@ def test_mteb_lookup_of_an_unknown_id_is_cheap_and_renamed_ids_still_resolve() -
     renames = getattr(importlib.import_module("mteb.models.get_model_meta"), "_MODEL_RENAMES", {})
     for old, new in list(renames.items())[:3]:
         assert model_meta(old).name == new
+
+
+def test_prompt_source_is_a_record_whose_text_reads_back():
+    """Where a prompt came from is a record; its text is what results store, and parses back to it.
+    mteb's metadata source also starts with "mteb:", yet is never read as mteb's loader."""
+    from harness.prompts import DEFAULT_SOURCE, FILES_SOURCE, MTEB_SOURCE, OVERRIDE_SOURCE, PromptSource
+
+    for record in [
+        PromptSource(OVERRIDE_SOURCE, "STS"),
+        PromptSource(MTEB_SOURCE, "STSBenchmarkMultilingualSTS"),
+        PromptSource(MTEB_SOURCE),
+        PromptSource(FILES_SOURCE, "sts"),
+        PromptSource(DEFAULT_SOURCE, "query"),
+        PromptSource(None, loader="InstructSentenceTransformerModel"),
+        PromptSource(None),
+    ]:
+        assert PromptSource.parse(record.text) == record
+    assert PromptSource(MTEB_SOURCE, "STS").text == "mteb:ModelMeta.loader_kwargs.model_prompts[STS]"
+    assert PromptSource.parse("mteb:ModelMeta.loader_kwargs.model_prompts[STS]").loader is None
+    # the runner appends what mteb's wrapper applied; the loader still reads back
+    applied = PromptSource(None, loader="NomicWrapper").text + "; applied 'search_query: '"
+    assert PromptSource.parse(applied).loader == "NomicWrapper"
+    assert PromptSource.parse("something a newer version wrote") == PromptSource(None)
