@@ -375,7 +375,11 @@ def prompt_label(prompt: Sourced[str]) -> str:
     origin = PromptSource.parse(prompt.source)
     if origin.loader is not None:
         return f"{prompt.value!r} (mteb's {origin.loader})" if prompt.value else f"by mteb's {origin.loader}"
-    where = _PLACE_LABELS.get(origin.place or "")
+    # a place may be a known one plus a field (registry.toml's `prompts` table: "...registry.toml.prompts")
+    place = origin.place or ""
+    where = next(
+        (_PLACE_LABELS[k] for k in sorted(_PLACE_LABELS, key=len, reverse=True) if place.startswith(k)), None
+    )
     if not prompt.value:
         return f"none ({where})" if where else "none known (model files not read)"
     shown = prompt.value if len(prompt.value) <= 60 else prompt.value[:57] + "..."

@@ -331,3 +331,11 @@ def test_prompt_source_is_a_record_whose_text_reads_back():
     applied = PromptSource(None, loader="NomicWrapper").text + "; applied 'search_query: '"
     assert PromptSource.parse(applied).loader == "NomicWrapper"
     assert PromptSource.parse("something a newer version wrote") == PromptSource(None)
+    # a place may carry a field after the known source (the registry's `prompts` table)
+    from harness.prompts import prompt_label
+    from harness.records import Sourced
+
+    stored = PromptSource.parse("override:registry.toml.prompts[STS]")
+    assert stored == PromptSource("override:registry.toml.prompts", "STS")
+    label = prompt_label(Sourced(value="alpha: ", source=stored.text))
+    assert label == "'alpha: ' (registry.toml)"
