@@ -14,6 +14,10 @@ off), else the nearest ``harness.toml`` in the working folder or a parent, else 
 the file's folder; relative paths on the command line or in the environment are relative to the
 working folder. Any problem with the file is a :class:`ConfigError` whose one-line message names
 the file and the key.
+
+This module is the only one that reads ``HARNESS_*`` variables: every other module takes the
+resolved values as parameters (the command line passes ``Config``'s values down), so no later
+read of the environment can undo the order above. ``tests/test_settings_once.py`` keeps it so.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ CONFIG_FILE = "harness.toml"
 PYPROJECT = "pyproject.toml"
 ENV_CONFIG = "HARNESS_CONFIG"
 NO_CONFIG = "none"  # --config none / HARNESS_CONFIG=none: use no file
+ENV_DEBUG = "HARNESS_DEBUG"  # set: an unforeseen error raises its traceback instead of one line
 MAX_CONFIG_BYTES = 1_000_000
 DTYPES = ("auto", "fp32", "fp16", "bf16")
 EXECUTORS = ("local", "ray")
@@ -53,7 +58,8 @@ class Key:
     is_path: bool = True
 
 
-def _default_registry() -> Path:
+def project_registry() -> Path:
+    """The registry folder when nothing names one: the project's own ``registry/``."""
     return Path(__file__).resolve().parent.parent / "registry"
 
 
@@ -345,7 +351,7 @@ def resolve(
                 resolved[key] = Setting(value=value, source=source, origin=origin)
                 break
         else:
-            default = _default_registry() if key == "registry" else spec.default
+            default = project_registry() if key == "registry" else spec.default
             resolved[key] = Setting(value=default, source="default", origin="built-in")
     return Config(file=path, file_origin=file_origin, **resolved)
 
@@ -431,6 +437,13 @@ def _validate(raw: Mapping[str, Any], where: Any) -> Values:
         if error["type"] not in ("choice", "batch_size", "paths"):
             message = f"{message} (got {error.get('input')!r})"
         raise ConfigError(f"{where(key)}: {message}") from None
+
+
+def show_tracebacks(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``HARNESS_DEBUG`` asks for the traceback of an unforeseen error (not a setting: no
+    option or file sets it)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(ENV_DEBUG, "").strip())
 
 
 # ---------------------------------------------------------------- other command-line values
