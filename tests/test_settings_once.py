@@ -289,3 +289,27 @@ def test_the_check_finds_a_variable_read_again() -> None:
     assert sum(reads_environment(n) for n in ast.walk(tree)) == 2
     assert harness_variable(ast.Constant("__HARNESS_CSP__")) is None
     assert harness_variable(ast.Constant("Results folder (env HARNESS_RESULTS_DIR).")) is None
+
+
+# ---------------------------------------------------------------- ``~`` in an option: expanded once
+
+
+def test_a_home_folder_in_an_option_is_expanded_once_so_the_folder_checked_is_the_folder_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_bert_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    write_german_csv(home / "data" / GERMAN_FILE)
+    work.mkdir()
+    (work / "~").write_text("a file named ~ in the working folder", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    # no shell expands ~ after "=": the option arrives as "~/data"
+    assert cli.main(["tasks", "--lang", "de", "--data-dir=~/data"]) == 0
+    assert f"data dir: {home / 'data'}" in " ".join(capsys.readouterr().out.split())
+    pairs = write_pairs(tmp_path / "pairs.tsv")
+    rc = cli.main(["score", str(tiny_bert_dir), str(pairs), "--json", "--cache-dir=~/cache"])
+    assert rc == 0, capsys.readouterr().err
+    assert (home / "cache" / "embeddings" / EmbeddingCache.FILENAME).is_file()
+    rc = cli.main(["tasks", "--data-dir=~nosuchuser-r5/x"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("harness: --data-dir: '~nosuchuser-r5/x': ~nosuchuser-r5 names no user")

@@ -61,7 +61,7 @@ def default_cache_dir(option: Path | str | None = None) -> Path:
     ``HARNESS_CACHE_DIR=D`` or the file's ``cache_dir``: :mod:`harness.config` picks one; all name the
     same files), else ``platformdirs.user_cache_dir("harness")/embeddings``. No variable is read here."""
     if option:
-        return Path(option).expanduser() / "embeddings"
+        return Path(option) / "embeddings"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("harness")) / "embeddings"
