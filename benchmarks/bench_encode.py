@@ -675,7 +675,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"minilm (default), a stand-in ({', '.join(standins.STANDINS)}) or path:DIR",
     )
     ap.add_argument(
-        "--data-dir", type=Path, default=None, help="default: $HARNESS_DATA_DIR or ../shared/data/sts"
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="default: $HARNESS_DATA_DIR, harness.toml's data_dir, or ../shared/data/sts",
     )
     ap.add_argument("--minilm", type=Path, default=None, help="all-MiniLM-L6-v2 folder (default: gt package)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -715,9 +718,10 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    from harness.tasks import data_dir_from
+    from harness import config
 
-    data_dir = data_dir_from(args.data_dir) or (REPO.parent / "shared" / "data" / "sts")
+    resolved = config.resolve({"data_dir": args.data_dir}).data_dir.value  # as `harness run` resolves it
+    data_dir = resolved or (REPO.parent / "shared" / "data" / "sts")
     minilm = args.minilm or _default_minilm()
     if args.export_carry:
         if minilm is None:

@@ -7,7 +7,6 @@ command so `--help` and `cards` start fast.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -528,7 +527,9 @@ def _main(argv: list[str] | None) -> int:
             print(f"harness: {' '.join(exc.format_message().split())}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # anything unforeseen: one line, no traceback
-        if os.environ.get("HARNESS_DEBUG"):
+        from harness.config import show_tracebacks
+
+        if show_tracebacks():
             raise
         print(f"harness: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1

@@ -12,8 +12,12 @@ Python tools find theirs: ``--config FILE`` (or ``$HARNESS_CONFIG``; ``none`` sw
 off), else the nearest ``harness.toml`` in the working folder or a parent, else the nearest
 ``pyproject.toml`` with a ``[tool.harness]`` table. Relative paths in the file are relative to
 the file's folder; relative paths on the command line or in the environment are relative to the
-working folder. Any problem with the file is a :class:`ConfigError` whose one-line message names
-the file and the key.
+working folder; ``~`` is expanded in all three. Any problem with the file is a
+:class:`ConfigError` whose one-line message names the file and the key.
+
+This module is the only one that reads ``HARNESS_*`` variables: every other module takes the
+resolved values as parameters (the command line passes ``Config``'s values down), so no later
+read of the environment can undo the order above. ``tests/test_settings_once.py`` keeps it so.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +38,7 @@ CONFIG_FILE = "harness.toml"
 PYPROJECT = "pyproject.toml"
 ENV_CONFIG = "HARNESS_CONFIG"
 NO_CONFIG = "none"  # --config none / HARNESS_CONFIG=none: use no file
+ENV_DEBUG = "HARNESS_DEBUG"  # set: an unforeseen error raises its traceback instead of one line
 MAX_CONFIG_BYTES = 1_000_000
 DTYPES = ("auto", "fp32", "fp16", "bf16")
 EXECUTORS = ("local", "ray")
@@ -53,7 +58,8 @@ class Key:
     is_path: bool = True
 
 
-def _default_registry() -> Path:
+def project_registry() -> Path:
+    """The registry folder when nothing names one: the project's own ``registry/``."""
     return Path(__file__).resolve().parent.parent / "registry"
 
 
@@ -345,7 +351,7 @@ def resolve(
                 resolved[key] = Setting(value=value, source=source, origin=origin)
                 break
         else:
-            default = _default_registry() if key == "registry" else spec.default
+            default = project_registry() if key == "registry" else spec.default
             resolved[key] = Setting(value=default, source="default", origin="built-in")
     return Config(file=path, file_origin=file_origin, **resolved)
 
@@ -366,17 +372,17 @@ def _config_path(option: Path | str | None, env: Mapping[str, str], cwd: Path) -
 
 def _file_values(path: Path) -> Values:
     table = read_config(path)
-    folder = path.parent
     values = _validate(table, lambda key: f"{path}: {key}")
+    return _each_path(values, lambda key, p: _relative_to(path.parent, p, f"{path}: {key}"))
+
+
+def _each_path(values: Values, fix: Callable[[str, Path], Path]) -> Values:
+    """`values` with `fix(key, path)` applied to every path it sets."""
     updates: dict[str, Any] = {}
     for key, spec in KEYS.items():
         value = getattr(values, key)
         if spec.is_path and value is not None:
-            updates[key] = (
-                tuple(_relative_to(folder, p, f"{path}: {key}") for p in value)
-                if isinstance(value, tuple)
-                else _relative_to(folder, value, f"{path}: {key}")
-            )
+            updates[key] = tuple(fix(key, p) for p in value) if isinstance(value, tuple) else fix(key, value)
     return values.model_copy(update=updates)
 
 
@@ -414,7 +420,10 @@ def option_values(options: Mapping[str, Any]) -> Values:
     if unknown:
         raise TypeError(f"not configuration keys: {', '.join(sorted(unknown))}")
     raw = {key: value for key, value in options.items() if value not in (None, "", [], ())}
-    return _validate(raw, lambda key: KEYS[key].option)
+    values = _validate(raw, lambda key: KEYS[key].option)
+    # ``--cache-dir=~/c`` reaches us unexpanded (no shell expands ``~`` after ``=``): expanded here,
+    # once, so the folder checked is the folder used
+    return _each_path(values, lambda key, p: Path(expand_user(str(p), KEYS[key].option)))
 
 
 def _validate(raw: Mapping[str, Any], where: Any) -> Values:
@@ -431,6 +440,13 @@ def _validate(raw: Mapping[str, Any], where: Any) -> Values:
         if error["type"] not in ("choice", "batch_size", "paths"):
             message = f"{message} (got {error.get('input')!r})"
         raise ConfigError(f"{where(key)}: {message}") from None
+
+
+def show_tracebacks(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``HARNESS_DEBUG`` asks for the traceback of an unforeseen error (not a setting: no
+    option or file sets it)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(ENV_DEBUG, "").strip())
 
 
 # ---------------------------------------------------------------- other command-line values

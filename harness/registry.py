@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import sys
 import tomllib
@@ -25,6 +24,7 @@ from rich.text import Text
 
 from harness.card import OVERRIDE_TYPES, crosscheck, key_for_folder, parse_card
 from harness.card.training import with_mteb_training, with_sample_matches
+from harness.config import project_registry
 from harness.console import table_console
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
@@ -52,11 +52,9 @@ _GENERATED_FINDINGS = {
 
 
 def default_registry() -> Path:
-    """The registry folder: $HARNESS_REGISTRY, else the repository's ``registry/``."""
-    env = os.environ.get("HARNESS_REGISTRY")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "registry"
+    """The project's own ``registry/`` (``--registry`` / ``HARNESS_REGISTRY`` / the file's ``registry``
+    are resolved by :mod:`harness.config`, which passes the chosen folder down)."""
+    return project_registry()
 
 
 DEFAULT_REGISTRY: Path = default_registry()

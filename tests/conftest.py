@@ -38,6 +38,17 @@ def _offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("harness-cache")))
+    # Library calls given no cache folder use the harness's user cache folder: keep it private too
+    import platformdirs
+
+    user_cache, real = tmp_path_factory.mktemp("user-cache"), platformdirs.user_cache_dir
+    monkeypatch.setattr(
+        platformdirs,
+        "user_cache_dir",
+        lambda appname=None, *a, **k: (
+            str(user_cache / appname) if appname == "harness" else real(appname, *a, **k)
+        ),
+    )
     # The project's own harness.toml is for users; tests name every folder themselves.
     monkeypatch.setenv("HARNESS_CONFIG", "none")
 

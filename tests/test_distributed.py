@@ -187,17 +187,16 @@ def test_missing_ray_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert str(info.value) == "--executor ray needs Ray: pip install '.[distributed]'"
 
 
-def test_worker_env_takes_hub_and_harness_variables() -> None:
+def test_worker_env_takes_the_libraries_variables_not_the_harness_settings() -> None:
     env = {
         "HF_HUB_OFFLINE": "1",
-        "HARNESS_MODELS_DIR": "/m",
+        "HARNESS_MODELS_DIR": "/m",  # resolved by the driver and carried in each job instead
         "HOME": "/root",
         "PATH": "/bin",
         "TQDM_DISABLE": "0",
     }
     assert distributed.worker_env(env) == {
         "HF_HUB_OFFLINE": "1",
-        "HARNESS_MODELS_DIR": "/m",
         "TQDM_DISABLE": "0",
     }
     assert distributed.worker_env({})["TQDM_DISABLE"] == "1"

@@ -419,9 +419,10 @@ def test_unwritable_cache_is_disabled_not_fatal(tmp_path):
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
+    assert default_cache_dir(tmp_path) == tmp_path / "embeddings"
+    # HARNESS_CACHE_DIR is resolved by harness.config (and passed down), never read here
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
-    assert default_cache_dir() == tmp_path / "embeddings"
-    monkeypatch.delenv("HARNESS_CACHE_DIR")
+    assert default_cache_dir() != tmp_path / "embeddings"
     assert default_cache_dir().name == "embeddings"
 
 

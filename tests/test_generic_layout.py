@@ -52,7 +52,6 @@ NEW_COPIES = {  # (task, subset, split) in shared/data/sts/mteb, per its MANIFES
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv(T.ENV_DATA_DIR, raising=False)
 
 
 def rows_file(path: Path, rows: list[tuple[str, str, float]]) -> Path:
@@ -331,7 +330,7 @@ def test_tasks_are_counted_by_source(monkeypatch, capsys):
 def test_info_counts_tasks_by_source(monkeypatch, capsys):
     from harness import cli
 
-    monkeypatch.setenv(T.ENV_DATA_DIR, str(REAL_DATA))
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(REAL_DATA))
     assert cli.main(["info", "--json", "--config", "none"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["tasks_by_source"] == T.source_counts(T.catalog(None, REAL_DATA))

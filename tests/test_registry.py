@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry
 from harness.records import ModelSpec
 from harness.registry import (
     DEFAULT_REGISTRY,
@@ -200,12 +199,10 @@ def test_card_paths_expansion(tmp_path):
 
 
 def test_default_registry(monkeypatch, tmp_path):
-    monkeypatch.delenv("HARNESS_REGISTRY", raising=False)
-    assert default_registry() == REGISTRY
-    if "HARNESS_REGISTRY" not in os.environ:
-        assert DEFAULT_REGISTRY in (REGISTRY, registry.default_registry())
+    assert default_registry() == DEFAULT_REGISTRY == REGISTRY
+    # HARNESS_REGISTRY is resolved by harness.config (and passed down), never read here
     monkeypatch.setenv("HARNESS_REGISTRY", str(tmp_path))
-    assert default_registry() == tmp_path
+    assert default_registry() == REGISTRY
 
 
 # ------------------------------------------------------------------------------------------

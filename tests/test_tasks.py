@@ -44,7 +44,6 @@ def _online(monkeypatch):
     """Tests start with the Hub 'online' (each offline test sets the variables itself)."""
     for var in T.OFFLINE_ENV_VARS:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv(T.ENV_DATA_DIR, raising=False)
     monkeypatch.setattr("harness.tasks.hub._reachable", lambda endpoint, timeout=3.0: True)
 
 
@@ -279,13 +278,6 @@ def test_local_only_task_without_file_is_unavailable():
     task = StsTask(name="GermanSTSBenchmark-deepl", subset="default", languages=["de"], in_mteb=False)
     with pytest.raises(TaskUnavailable, match="not on the Hub"):
         T.load_pairs(task)
-
-
-def test_data_dir_from(monkeypatch, tmp_path):
-    assert T.data_dir_from(None) is None
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
-    assert T.data_dir_from(None) == tmp_path
-    assert T.data_dir_from(tmp_path / "x") == tmp_path / "x"
 
 
 def test_iso639_1():
@@ -537,7 +529,6 @@ def test_tasks_command(tmp_path, monkeypatch, capsys):
     assert T.tasks_command("ro", data) == 0
     out = capsys.readouterr().out
     assert "RonSTS" in out and "cosine_spearman" in out and "local: ro_sts/RO-STS.test.tsv" in out
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(data))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert T.tasks_command("de", None) == 0
     out = capsys.readouterr().out

@@ -57,11 +57,11 @@ def vector_fingerprint(model_id: str, revision: str, settings: RunSettings) -> s
 
 
 def default_cache_dir(option: Path | str | None = None) -> Path:
-    """Where the vectors live: ``D/embeddings`` for ``--cache-dir D`` or ``HARNESS_CACHE_DIR=D`` (the
-    option wins; both name the same files), else ``platformdirs.user_cache_dir("harness")/embeddings``."""
-    root = option or os.environ.get("HARNESS_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "embeddings"
+    """Where the vectors live: ``D/embeddings`` for the resolved cache folder D (``--cache-dir D``,
+    ``HARNESS_CACHE_DIR=D`` or the file's ``cache_dir``: :mod:`harness.config` picks one; all name the
+    same files), else ``platformdirs.user_cache_dir("harness")/embeddings``. No variable is read here."""
+    if option:
+        return Path(option) / "embeddings"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("harness")) / "embeddings"

@@ -21,9 +21,12 @@ What a worker needs and where it comes from:
 - the embedding cache: ``job.cache_dir`` (absolute). Each model gets its own
   SQLite file under ``<cache-dir>/by-model/<key>/``, so no two nodes ever write
   one SQLite file at the same time (SQLite's WAL mode is not safe across hosts);
-- the environment: the driver's ``HF_*``, ``HARNESS_*``, ``TRANSFORMERS_*``,
-  ``SENTENCE_TRANSFORMERS_*`` and ``TOKENIZERS_*`` variables travel in the task's
-  ``runtime_env`` (so ``HF_HUB_OFFLINE=1`` holds on the workers too).
+- the settings: the job carries every value the driver's :mod:`harness.config` resolved (dtype,
+  batch size, device, the paths above). ``HARNESS_*`` variables are not forwarded: a worker
+  resolves nothing again, so a variable set on a node can never override the driver's choice;
+- the environment: the driver's ``HF_*``, ``TRANSFORMERS_*``, ``SENTENCE_TRANSFORMERS_*`` and
+  ``TOKENIZERS_*`` variables (the libraries' own settings) travel in the task's ``runtime_env``
+  (so ``HF_HUB_OFFLINE=1`` holds on the workers too).
 
 Failures: a worker process that dies (``os._exit``, a segfault, the OOM killer, a
 lost node) is re-run by Ray up to ``max_retries`` times; a task that still fails,
@@ -55,7 +58,8 @@ from harness.run.jobs import JobResult, ModelJob
 from harness.run.plan import RunOptions
 
 RAY_MISSING = "--executor ray needs Ray: pip install '.[distributed]'"
-ENV_PREFIXES = ("HF_", "HARNESS_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "TOKENIZERS_")
+# The libraries' own variables; the harness's settings travel resolved, in each job.
+ENV_PREFIXES = ("HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "TOKENIZERS_")
 MAX_RETRIES = 3  # Ray re-runs a task whose worker process died this many times
 RETRIES = 2  # we resubmit a task that still failed (or raised) this many more times
 MAX_IN_FLIGHT = 256  # jobs submitted at once; each holds a model lock (an open file) in the driver
@@ -79,7 +83,7 @@ def require_ray() -> Any:
 
 
 def worker_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The driver's variables that workers must see (Hub mode, caches, harness settings)."""
+    """The driver's variables that workers must see (Hub mode, the libraries' caches and settings)."""
     env = os.environ if environ is None else environ
     chosen = {k: v for k, v in sorted(env.items()) if k.startswith(ENV_PREFIXES)}
     chosen.setdefault("TQDM_DISABLE", env.get("TQDM_DISABLE", "1"))  # no worker progress bars in the log

@@ -25,6 +25,10 @@ from harness.variants import variants_for
 
 @dataclass(frozen=True)
 class RunOptions:
+    """One run's settings, as :func:`harness.config.resolve` resolved them (the command line passes
+    its ``Config`` values down; planning and the workers read no environment variable for them).
+    ``data_dir`` None: no local data; ``cache_dir`` None: the user cache folder."""
+
     languages: list[str]
     results_dir: Path
     registry_dir: Path
@@ -169,7 +173,7 @@ def select_tasks(options: RunOptions, errors: list[str] | None = None) -> list[S
     """Catalog tasks plus --pairs files. A bad pairs file goes to `errors` and the rest still run."""
     from harness import tasks as tasks_mod
 
-    data_dir = tasks_mod.data_dir_from(options.data_dir)
+    data_dir = options.data_dir
     selected: list[StsTask] = []
     if options.languages or options.task_names:
         selected = tasks_mod.catalog(
@@ -436,7 +440,7 @@ def plan_model(
 
 
 def _cache_dir(option: Path | None) -> Path:
-    """``--cache-dir D`` and ``HARNESS_CACHE_DIR=D`` name the same files (D/embeddings)."""
+    """The resolved cache folder D (``--cache-dir D`` or ``HARNESS_CACHE_DIR=D``): D/embeddings."""
     from harness.encode import default_cache_dir
 
     return default_cache_dir(option)

@@ -27,10 +27,8 @@ from harness.tasks.catalog import (
 from harness.tasks.hub import OFFLINE_ENV_VARS, offline_reason
 from harness.tasks.listing import counts_line, source_counts, tasks_command
 from harness.tasks.readers import (
-    ENV_DATA_DIR,
     LOCAL_SOURCES,
     REQUIRED_COLUMNS,
-    data_dir_from,
     local_path,
     local_revision,
     read_file,
@@ -39,7 +37,6 @@ from harness.tasks.readers import (
 __all__ = [
     "DATA_SOURCES",
     "DEFAULT_SPLIT",
-    "ENV_DATA_DIR",
     "KEEP_SUPERSEDED",
     "LOCAL_ONLY_TASKS",
     "LOCAL_SOURCES",
@@ -52,7 +49,6 @@ __all__ = [
     "availability",
     "catalog",
     "counts_line",
-    "data_dir_from",
     "data_source",
     "iso639_1",
     "load_pairs",

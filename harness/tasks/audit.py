@@ -30,7 +30,7 @@ from harness.errors import DataError, TaskUnavailable
 from harness.records import StsPairs, StsTask
 from harness.tasks.catalog import LOCAL_ONLY_TASKS, catalog
 from harness.tasks.families import base_task, family_of, sample_creation
-from harness.tasks.readers import LOCAL_SUFFIX, data_dir_from, local_path, local_source, read_file
+from harness.tasks.readers import LOCAL_SUFFIX, local_path, local_source, read_file
 
 NEAR_COPY_SHARE = 0.5  # two translations by different engines share ~10% (aws vs DeepL); a copy ~98%
 TRAIN_SPLITS = ("train", "dev")  # the files' names; mteb's "validation" is the files' "dev"
@@ -325,7 +325,7 @@ def _count(value: int | None, total: int | None = None) -> str:
 
 def audit_command(lang: str | None, data_dir: Path | None, as_json: bool) -> int:
     """``harness tasks --audit [--json]``: the audit of every task of a language with local data."""
-    folder = data_dir_from(data_dir)
+    folder = data_dir
     try:
         tasks = catalog([lang] if lang else None, folder)
     except (DataError, TaskUnavailable, ValueError) as exc:

@@ -240,8 +240,8 @@ def catalog(
     """The STS tasks for some languages (ISO 639-1, or any tag langcodes reads), one per subset and split.
 
     ``names`` filters by task name (case-insensitive; ``Name[subset]`` picks one subset) and
-    unlocks cross-lingual subsets. ``data_dir`` (not read from the environment here; see
-    :func:`data_dir_from`) fills ``local_files`` and the local revision where a file exists.
+    unlocks cross-lingual subsets. ``data_dir`` (as :mod:`harness.config` resolved it; never read
+    from the environment here) fills ``local_files`` and the local revision where a file exists.
     Harness-local tasks are listed only when their file exists or they are named.
     Raises TaskUnavailable for an unknown task name and DataError for a missing data dir.
     """

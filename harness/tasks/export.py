@@ -209,7 +209,7 @@ def export_command(
     from harness.stderr import say
 
     try:
-        outcome = export(out, languages=languages, names=names, data_dir=readers.data_dir_from(data_dir))
+        outcome = export(out, languages=languages, names=names, data_dir=data_dir)
     except (DataError, TaskUnavailable, ValueError) as exc:
         say(str(exc))
         return 2

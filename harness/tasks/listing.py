@@ -11,11 +11,11 @@ import contextlib
 from collections import Counter
 from pathlib import Path
 
+from harness.config import KEYS
 from harness.errors import DataError, TaskUnavailable
 from harness.records import StsTask
 from harness.tasks.catalog import DATA_SOURCES, DataSource, catalog, data_source, verification
 from harness.tasks.hub import offline_reason
-from harness.tasks.readers import ENV_DATA_DIR, data_dir_from
 
 
 def source_counts(tasks: list[StsTask]) -> dict[DataSource, int]:
@@ -51,7 +51,7 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
 
     console = table_console()
     err = Console(stderr=True)
-    folder = data_dir_from(data_dir)
+    folder = data_dir
     try:
         tasks = catalog([lang] if lang else None, folder)
     except (DataError, TaskUnavailable, ValueError) as exc:
@@ -65,7 +65,7 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
     caption = (
         f"data dir: {folder}"
         if folder
-        else f"no data dir (pass --data-dir or set {ENV_DATA_DIR}); "
+        else f"no data dir (pass {KEYS['data_dir'].option} or set {KEYS['data_dir'].env}); "
         "cross-lingual subsets are listed only by task name"
     )
     table = Table(title=title, caption=f"{caption}\n{counts_line(source_counts(tasks))}")

@@ -2,7 +2,7 @@
 
 Local data
 ----------
-A data folder (``--data-dir DIR`` or ``HARNESS_DATA_DIR``, see :func:`data_dir_from`) laid out
+A data folder (``--data-dir DIR`` or ``HARNESS_DATA_DIR``, resolved by :mod:`harness.config`) laid out
 like ``shared/data/sts``. Any MTEB STS task may sit there in the generic layout
 (``mteb/<TaskName>/<subset>/<split>.jsonl``, :mod:`harness.tasks.layout`; format key
 ``mteb-jsonl``: JSON Lines, empty sentences kept as mteb keeps them), which the catalog looks for
@@ -65,20 +65,19 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.config import KEYS
 from harness.errors import DataError, TaskUnavailable
 from harness.model_files import UnreadableFile, read_bytes
 from harness.records import StsPairs, StsTask
 from harness.tasks.hub import load_split, offline_reason
 from harness.tasks.layout import GENERIC_FORMAT, generic_rel, is_generic, outside_data_folder
 
-ENV_DATA_DIR = "HARNESS_DATA_DIR"
 REQUIRED_COLUMNS = ("sentence1", "sentence2", "score")
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: STS-B's largest split is 1.4 MB
 # The most pairs one task may have: harness.bootstrap.MAX_PAIRS (its interval's exact integer
@@ -157,14 +156,6 @@ _FILE_SPLIT = {"validation": "dev"}  # mteb's split names -> the files' split na
 
 
 # ---------------------------------------------------------------- where local files are
-
-
-def data_dir_from(option: Path | None) -> Path | None:
-    """The data folder: the option, else ``$HARNESS_DATA_DIR``, else None."""
-    if option is not None:
-        return Path(option).expanduser()
-    env = os.environ.get(ENV_DATA_DIR, "").strip()
-    return Path(env).expanduser() if env else None
 
 
 def _digest(data: bytes) -> str:
@@ -504,7 +495,7 @@ def load_pairs(task: StsTask, *, allow_hub: bool = True) -> StsPairs:
     rels += [rel] if (rel := local_path(task.name, task.subset, task.split)) else []
     no_local = (
         f"no local file (expected {' or '.join(rels)} under the data dir; "
-        f"pass --data-dir or set {ENV_DATA_DIR})"
+        f"pass {KEYS['data_dir'].option} or set {KEYS['data_dir'].env})"
         if rels
         else "no local copy of this task is known"
     )
