@@ -29,6 +29,7 @@ from harness.console import table_console
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
+from harness.stderr import say
 
 CARD_FILE = "README.md"
 OVERRIDES_FILE = "registry.toml"
@@ -263,7 +264,7 @@ def _one_line(text: str) -> str:
 def _report_errors(specs: list[ModelSpec]) -> None:
     for s in specs:
         for err in s.errors:
-            print(f"harness: {s.source}: {_one_line(err)}", file=sys.stderr)
+            say(f"{s.source}: {_one_line(err)}")
 
 
 def _cell(value: object) -> Text:
@@ -280,8 +281,8 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path, data_dir
     `data_dir`: where training-sample rows are looked up (harness.card.training)."""
     paths = [Path(p) for p in paths or []]
     if not paths and not Path(registry_dir).is_dir():
-        print(f"harness: {registry_dir}: registry folder not found", file=sys.stderr)
-        return 1
+        say(f"{registry_dir}: registry folder not found")
+        return 2
     targets = card_paths(paths) if paths else [f / CARD_FILE for f in entry_folders(registry_dir)]
     specs = [with_sample_matches(load_card(p), data_dir) for p in targets]
     _report_errors(specs)
@@ -321,9 +322,8 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path, data_dir
                 console.print(Text(f"  error: {_one_line(err)}", style="red"))
             for w in s.warnings:
                 console.print(Text(f"  {w.code}: {_one_line(w.message)}"))
-    if not specs:
-        print("harness: no model cards found", file=sys.stderr)
-        return 1
+    if not specs:  # an empty listing is an answer (README "Exit status")
+        say("no model cards found")
     return 1 if any(s.errors for s in specs) else 0
 
 
@@ -344,14 +344,14 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
     """`harness models [--lang xx]`: list the registry's models with their key facts."""
     root = Path(registry_dir)
     if not root.is_dir():
-        print(f"harness: {root}: registry folder not found", file=sys.stderr)
-        return 1
+        say(f"{root}: registry folder not found")
+        return 2
     specs = load_registry(root)
     title = f"{len(specs)} model(s) in {root}"
     if lang is not None:
         code = normalize_language(lang)
         if code is None:
-            print(f"harness: --lang {lang!r} is not a language code", file=sys.stderr)
+            say(f"--lang {lang!r} is not a language code")
             return 2
         specs = [s for s in specs if s.covers(code)]
         title = f"{len(specs)} model(s) in {root} covering {code!r}"
@@ -369,4 +369,7 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
             _cell(len(s.warnings) + len(s.errors)),
         )
     table_console(highlight=False).print(table)
+    if not specs:  # an empty listing is an answer (README "Exit status"), said in one line
+        covering = f" covers {lang!r}" if lang is not None else " is registered"
+        say(f"no model in {root}{covering}")
     return 1 if any(s.errors for s in specs) else 0

@@ -287,7 +287,7 @@ def test_cards_command_markup_in_cards_is_printed_literally(tmp_path, capsys):
 
 
 def test_cards_command_missing_registry(tmp_path, capsys):
-    assert cards_command([], False, tmp_path / "none") == 1
+    assert cards_command([], False, tmp_path / "none") == 2
     assert "registry folder not found" in capsys.readouterr().err
 
 

@@ -615,6 +615,6 @@ def test_pairs_path_that_is_a_folder_or_fifo_is_named_as_such(tmp_path):
 def test_tasks_for_a_language_without_sts_tasks_is_one_harness_line(capsys: pytest.CaptureFixture[str]):
     from harness import cli
 
-    assert cli.main(["tasks", "--lang", "tlh"]) == 1  # Klingon: a language, no STS task
+    assert cli.main(["tasks", "--lang", "tlh"]) == 0  # Klingon: a language, no STS task (an empty list)
     # was "harness tasks: ..."
     assert capsys.readouterr().err.strip() == "harness: no STS tasks for language 'tlh'"
