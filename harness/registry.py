@@ -12,6 +12,7 @@ Also the bodies of the ``harness cards`` and ``harness models`` commands.
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from harness.console import table_console
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
-from harness.stderr import say
+from harness.stderr import printable, say
 
 CARD_FILE = "README.md"
 OVERRIDES_FILE = "registry.toml"
@@ -116,6 +117,9 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
     """
     folder = Path(folder)
     key = key_for_folder(folder.name) or (folder.name if strict_key else None)
+    link_problem = broken_link(folder)
+    if link_problem is not None:  # its card cannot be read: say why, not "file not found"
+        return parse_card(folder / CARD_FILE, key=key).model_copy(update={"errors": [link_problem]})
     overrides, problem = read_overrides(folder / OVERRIDES_FILE)
     model_dir = folder if _is_model_dir(folder) else None
     spec = parse_card(folder / CARD_FILE, key=key, overrides=overrides, model_dir=model_dir)
@@ -167,7 +171,25 @@ def entry_folders(root: Path) -> list[Path]:
         children = sorted(root.iterdir(), key=lambda p: p.name) if root.is_dir() else []
     except OSError:
         return []
-    return [c for c in children if not c.name.startswith(".") and c.is_dir() and _holds_anything(c)]
+    return [
+        c
+        for c in children
+        if not c.name.startswith(".") and (broken_link(c) or (c.is_dir() and _holds_anything(c)))
+    ]
+
+
+def broken_link(path: Path) -> str | None:
+    """What is wrong with `path` when it is a symbolic link that leads to nothing (a loop, or a
+    target that does not exist), else None. Such an entry is listed with this error, not dropped."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop, not a folder"
+        return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+    return None
 
 
 def load_registry(root: Path) -> list[ModelSpec]:
@@ -268,7 +290,7 @@ def _report_errors(specs: list[ModelSpec]) -> None:
 
 
 def _cell(value: object) -> Text:
-    return Text("—" if value is None or value == "" else str(value))
+    return Text("—" if value is None or value == "" else printable(value))
 
 
 def _languages_cell(spec: ModelSpec) -> Text:

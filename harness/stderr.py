@@ -25,6 +25,7 @@ from typing import Any, TextIO
 # (ESC moves the cursor, a newline splits a line), line/paragraph separators, bidirectional
 # overrides (they reorder what is shown) and lone surrogates (undecodable bytes of a file name).
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+UNDECODABLE = re.compile("[\ud800-\udfff]")
 NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 QUIET_ENV = {"TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
@@ -78,6 +79,18 @@ def printable(text: object) -> str:
     Python writes it (``\\x1b``, ``\\n``, ``\\u202e``, ``\\udcff``); the rest unchanged. The result is
     valid UTF-8 text, whatever bytes a file name held."""
     return UNSAFE.sub(_escape, str(text))
+
+
+def decodable(value: Any) -> Any:
+    """`value` (JSON-like: dicts, lists, strings) with lone surrogates in its strings, the undecodable
+    bytes of a file name, escaped as `printable` does: it then encodes as valid UTF-8."""
+    if isinstance(value, str):
+        return UNDECODABLE.sub(_escape, value)
+    if isinstance(value, dict):
+        return {decodable(k): decodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [decodable(v) for v in value]
+    return value
 
 
 def _escape(match: re.Match[str]) -> str:
