@@ -124,6 +124,21 @@ def test_esc_sequences_in_a_pairs_file_name_never_reach_the_terminal_raw(
     assert harness_lines(err) == [f"harness: {tmp_path}/\\x1b[31mred\\x1b]0;title\\x07.tsv: file not found"]
 
 
+def test_esc_in_a_pairs_file_name_is_escaped_in_run_lines_and_its_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_bert_dir: Path
+) -> None:
+    registry = tmp_path / "registry"
+    write_entry(registry, "m", "org/m", tiny_bert_dir)
+    pairs = write_pairs(tmp_path / "\x1b[31mred\x1b[0m.tsv", n=12)
+    rc, out, err = harness(
+        capsys, "run", "--pairs", pairs, "--model", "m", "--registry", registry,
+        "--results", tmp_path / "r", "--no-cache", "--bootstrap", "100",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "\x1b" not in out + err  # was: the summary's task name and its line printed it raw
+    assert "custom:\\x1b[31mred\\x1b[0m" in out
+
+
 def test_library_warnings_and_log_records_are_escaped_too(capsys: pytest.CaptureFixture[str]) -> None:
     with command_stderr():
         warnings.warn("cannot read /tmp/\x1b[2Jx\ny", UserWarning, stacklevel=1)
