@@ -252,7 +252,10 @@ def test_ray_log_lines_become_harness_lines(monkeypatch: pytest.MonkeyPatch) -> 
     handlers = ray_logger.handlers or [logging.StreamHandler()]
     if not ray_logger.handlers:
         ray_logger.addHandler(handlers[0])
-    old_streams = [h.setStream(stream) for h in handlers if isinstance(h, logging.StreamHandler)]
+    # set, not setStream: that flushes the old stream, which an earlier test's capture may have closed
+    old_streams = [getattr(h, "stream", None) for h in handlers]
+    for handler in handlers:
+        handler.stream = stream  # type: ignore[attr-defined]
 
     def fake_init(address: str | None = None, **kwargs: object) -> None:
         # what Ray's init does with its logging arguments, then a connection warning of its own
@@ -269,8 +272,8 @@ def test_ray_log_lines_become_harness_lines(monkeypatch: pytest.MonkeyPatch) -> 
         logging.getLogger("ray.util").warning("node \x1b[2Jlost")  # a line after init
         logging.getLogger("ray.util").warning("node \x1b[2Jlost")  # said once
     finally:
-        for handler, old in zip(handlers, old_streams, strict=False):
-            handler.setStream(old)
+        for handler, old in zip(handlers, old_streams, strict=True):
+            handler.stream = old  # type: ignore[attr-defined]
         for handler, formatter, filters in saved:
             handler.setFormatter(formatter)
             handler.filters = filters
