@@ -287,6 +287,7 @@ def run(
     from harness import run as runner
     from harness.config import check_bootstrap, check_device, check_languages
     from harness.console import table_console
+    from harness.stderr import printable
     from harness.variants import VariantUsageError, parse_dims, parse_precisions
 
     # Every option is checked here, before any data is read or any model loads.
@@ -373,7 +374,9 @@ def run(
         with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             summary = runner.run(
                 options,
-                say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+                say=lambda line: console.print(
+                    printable(line), markup=False, highlight=False, soft_wrap=True
+                ),
                 progress=progress,
                 executor=run_executor,
             )
@@ -501,7 +504,9 @@ def info(
 
 
 def _fail(message: str) -> None:
-    print(f"harness: {message}", file=sys.stderr)
+    from harness.stderr import say
+
+    say(message)
     raise typer.Exit(2)
 
 
@@ -513,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    from harness.stderr import say
+
     try:
         rc = app(args=argv, prog_name="harness", standalone_mode=False)
     except typer.Exit as exc:
@@ -524,13 +531,13 @@ def _main(argv: list[str] | None) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()
         else:
-            print(f"harness: {' '.join(exc.format_message().split())}", file=sys.stderr)
+            say(" ".join(exc.format_message().split()))
         return exc.exit_code
     except Exception as exc:  # anything unforeseen: one line, no traceback
         from harness.config import show_tracebacks
 
         if show_tracebacks():
             raise
-        print(f"harness: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        say(f"error: {type(exc).__name__}: {exc}".splitlines()[0])
         return 1
     return rc if isinstance(rc, int) else 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Config, ConfigError
+from harness.stderr import decodable, printable
 
 PATH_KEYS_THAT_MUST_EXIST = ("data_dir", "registry")
 
@@ -88,7 +89,7 @@ def render(info: dict[str, Any]) -> None:
     console = table_console()
 
     def say(line: str) -> None:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
 
     def table(*columns: str, **kwargs: Any) -> Table:
         grid = Table(box=None, pad_edge=False, title_justify="left", **kwargs)
@@ -105,7 +106,7 @@ def render(info: dict[str, Any]) -> None:
         origin = {"default": "built-in default", "file": "file"}.get(
             s["source"], f"{s['source']} {s['origin']}"
         )
-        settings.add_row(Text(f"  {key}"), Text(shown or "-"), Text(origin))
+        settings.add_row(Text(f"  {key}"), Text(printable(shown) or "-"), Text(printable(origin)))
     console.print(settings)
 
     run = info["run"]
@@ -130,7 +131,7 @@ def render(info: dict[str, Any]) -> None:
             quiet.append(code)
             continue
         cells = [code, ", ".join(row["models"]), ", ".join(row["local"]), len(row["hub"]), len(row["none"])]
-        languages.add_row(*(Text(str(cell or "-")) for cell in cells))
+        languages.add_row(*(Text(printable(cell or "-")) for cell in cells))
     console.print(languages)
     say(f"STS tasks by data source: {counts_line(info['tasks_by_source'])}")
     if quiet:
@@ -145,7 +146,8 @@ def info_command(cfg: Config, as_json: bool) -> int:
     """`harness info [--json]`: 0, or 1 when a configured folder is missing."""
     info = gather(cfg)
     if as_json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        # paths with undecodable bytes (lone surrogates) escaped: the output is valid UTF-8 JSON
+        print(json.dumps(decodable(info), indent=2, ensure_ascii=False))
     else:
         render(info)
     return 1 if info["problems"] else 0

@@ -12,6 +12,7 @@ Also the bodies of the ``harness cards`` and ``harness models`` commands.
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import re
 import sys
@@ -29,6 +30,7 @@ from harness.console import table_console
 from harness.languages import normalize_language
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
+from harness.stderr import printable, say
 
 CARD_FILE = "README.md"
 OVERRIDES_FILE = "registry.toml"
@@ -113,6 +115,9 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
     """
     folder = Path(folder)
     key = key_for_folder(folder.name) or (folder.name if strict_key else None)
+    link_problem = broken_link(folder)
+    if link_problem is not None:  # its card cannot be read: say why, not "file not found"
+        return parse_card(folder / CARD_FILE, key=key).model_copy(update={"errors": [link_problem]})
     overrides, problem = read_overrides(folder / OVERRIDES_FILE)
     model_dir = folder if _is_model_dir(folder) else None
     spec = parse_card(folder / CARD_FILE, key=key, overrides=overrides, model_dir=model_dir)
@@ -164,7 +169,25 @@ def entry_folders(root: Path) -> list[Path]:
         children = sorted(root.iterdir(), key=lambda p: p.name) if root.is_dir() else []
     except OSError:
         return []
-    return [c for c in children if not c.name.startswith(".") and c.is_dir() and _holds_anything(c)]
+    return [
+        c
+        for c in children
+        if not c.name.startswith(".") and (broken_link(c) or (c.is_dir() and _holds_anything(c)))
+    ]
+
+
+def broken_link(path: Path) -> str | None:
+    """What is wrong with `path` when it is a symbolic link that leads to nothing (a loop, or a
+    target that does not exist), else None. Such an entry is listed with this error, not dropped."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop, not a folder"
+        return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+    return None
 
 
 def load_registry(root: Path) -> list[ModelSpec]:
@@ -261,11 +284,11 @@ def _one_line(text: str) -> str:
 def _report_errors(specs: list[ModelSpec]) -> None:
     for s in specs:
         for err in s.errors:
-            print(f"harness: {s.source}: {_one_line(err)}", file=sys.stderr)
+            say(f"{s.source}: {_one_line(err)}")
 
 
 def _cell(value: object) -> Text:
-    return Text("—" if value is None or value == "" else str(value))
+    return Text("—" if value is None or value == "" else printable(value))
 
 
 def _languages_cell(spec: ModelSpec) -> Text:
@@ -278,8 +301,8 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path, data_dir
     `data_dir`: where training-sample rows are looked up (harness.card.training)."""
     paths = [Path(p) for p in paths or []]
     if not paths and not Path(registry_dir).is_dir():
-        print(f"harness: {registry_dir}: registry folder not found", file=sys.stderr)
-        return 1
+        say(f"{registry_dir}: registry folder not found")
+        return 2
     targets = card_paths(paths) if paths else [f / CARD_FILE for f in entry_folders(registry_dir)]
     specs = [with_sample_matches(load_card(p), data_dir) for p in targets]
     _report_errors(specs)
@@ -319,9 +342,8 @@ def cards_command(paths: list[Path], as_json: bool, registry_dir: Path, data_dir
                 console.print(Text(f"  error: {_one_line(err)}", style="red"))
             for w in s.warnings:
                 console.print(Text(f"  {w.code}: {_one_line(w.message)}"))
-    if not specs:
-        print("harness: no model cards found", file=sys.stderr)
-        return 1
+    if not specs:  # an empty listing is an answer (README "Exit status")
+        say("no model cards found")
     return 1 if any(s.errors for s in specs) else 0
 
 
@@ -342,14 +364,14 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
     """`harness models [--lang xx]`: list the registry's models with their key facts."""
     root = Path(registry_dir)
     if not root.is_dir():
-        print(f"harness: {root}: registry folder not found", file=sys.stderr)
-        return 1
+        say(f"{root}: registry folder not found")
+        return 2
     specs = load_registry(root)
     title = f"{len(specs)} model(s) in {root}"
     if lang is not None:
         code = normalize_language(lang)
         if code is None:
-            print(f"harness: --lang {lang!r} is not a language code", file=sys.stderr)
+            say(f"--lang {lang!r} is not a language code")
             return 2
         specs = [s for s in specs if s.covers(code)]
         title = f"{len(specs)} model(s) in {root} covering {code!r}"
@@ -367,4 +389,7 @@ def models_command(registry_dir: Path, lang: str | None) -> int:
             _cell(len(s.warnings) + len(s.errors)),
         )
     table_console(highlight=False).print(table)
+    if not specs:  # an empty listing is an answer (README "Exit status"), said in one line
+        covering = f" covers {lang!r}" if lang is not None else " is registered"
+        say(f"no model in {root}{covering}")
     return 1 if any(s.errors for s in specs) else 0

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from harness.hub_files import (
 )
 from harness.model_files import read_bytes
 from harness.registry import GENERATED_MARK, OVERRIDES_FILE, cards_command
+from harness.stderr import say
 
 PREVIOUS_CARD = "README.previous.md"
 PREVIOUS_OVERRIDES = "registry.previous.toml"
@@ -308,11 +308,11 @@ def add_command(
                 entry = hub_entry(text, offline=offline)
             path = write_entry(registry, with_languages(entry, languages or []), force=force)
         except (AddError, HubFilesError) as exc:
-            print(f"harness: add: {exc}", file=sys.stderr)
+            say(f"add: {exc}")
             failed += 1
             continue
         except OSError as exc:
-            print(f"harness: add {ascii(text[:100])[1:-1]}: cannot write the entry: {exc}", file=sys.stderr)
+            say(f"add {text[:100]}: cannot write the entry: {exc}")
             failed += 1
             continue
         print(f"added {path} from {entry.origin}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from harness.records import RunSettings
+from harness.stderr import say
 
 SCORE_KEYS = [
     "cosine_spearman",
@@ -88,7 +88,7 @@ def score_command(
     from harness import encode, evaluate, tasks
 
     if not model_path.is_dir():
-        print(f"harness: {model_path}: not a model folder", file=sys.stderr)
+        say(f"{model_path}: not a model folder")
         return 2
     try:
         result = score_pairs(model_path, pairs_file, dtype, trust_remote_code, use_cache, cache_dir)
@@ -98,7 +98,7 @@ def score_command(
         encode.ModelLoadError,
         evaluate.NonFiniteEmbeddings,
     ) as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        say(str(exc))
         return 1
     if as_json:
         print(json.dumps(result))

@@ -284,7 +284,7 @@ def test_cards_command_markup_in_cards_is_printed_literally(tmp_path, capsys):
 
 
 def test_cards_command_missing_registry(tmp_path, capsys):
-    assert cards_command([], False, tmp_path / "none") == 1
+    assert cards_command([], False, tmp_path / "none") == 2
     assert "registry folder not found" in capsys.readouterr().err
 
 
@@ -304,7 +304,7 @@ def test_models_command_lists_and_filters(capsys):
 def test_models_command_bad_language_and_missing_registry(tmp_path, capsys):
     assert models_command(REGISTRY, "klingon!") == 2
     assert "not a language code" in capsys.readouterr().err
-    assert models_command(tmp_path / "none", None) == 1
+    assert models_command(tmp_path / "none", None) == 2  # a folder it needs is missing
 
 
 def test_models_command_multilingual_entry_covers_any_language(tmp_path, capsys):

@@ -280,6 +280,8 @@ def build_reports(
     errors: list[str] = []
     results = load_results(results_dir, errors)
     variants = load_variants(results_dir, errors)
+    if not results and published is None and warnings is not None:  # an empty report: exit 0, one line
+        warnings.append(f"no results in {results_dir}: the pages list no scores")
     root_text = str(results_dir)
     errors = sorted(e.replace(root_text, results_dir.name) for e in errors)
     langs = report_languages(results, languages)

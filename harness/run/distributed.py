@@ -56,6 +56,7 @@ from harness.run.facts import now_iso
 from harness.run.failures import WORKER_FAILED, failed_job
 from harness.run.jobs import JobResult, ModelJob
 from harness.run.plan import RunOptions
+from harness.stderr import route_logger
 
 RAY_MISSING = "--executor ray needs Ray: pip install '.[distributed]'"
 # The libraries' own variables; the harness's settings travel resolved, in each job.
@@ -104,10 +105,14 @@ def connect(address: str | None = None) -> bool:
     # No job-wide runtime_env here: every task carries its own (merged by Ray with the job's,
     # e.g. one given to `ray job submit --runtime-env-json`).
     check_reachable(address or os.environ.get("RAY_ADDRESS"))
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
+    # Ray's "ray" logger prints through its own handler (not propagated): its lines become harness:
+    # lines, before init (what init itself says) and after (init resets the handler's format).
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "logging_format": "harness: ray: %(message)s"}
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kwargs["include_dashboard"] = False  # a throw-away local cluster needs no dashboard
+    route_logger("ray", "ray: ")
     ray.init(address=address, **kwargs)
+    route_logger("ray", "ray: ")
     return True
 
 

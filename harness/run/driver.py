@@ -32,6 +32,7 @@ from harness.run.plan import (
     select_models,
     select_tasks,
 )
+from harness.stderr import printable
 from harness.store import migrate, model_meta_json, model_name
 from harness.variants import VariantUsageError, variant_label
 
@@ -320,7 +321,7 @@ def _store_job_result(
 
 
 def main_label(outcome: ModelOutcome, sep: str = ", ") -> str:
-    return sep.join(f"{k} {v * 100:.2f}" for k, v in outcome.scores.items())
+    return sep.join(f"{printable(k)} {v * 100:.2f}" for k, v in outcome.scores.items())
 
 
 def print_summary(summary: RunSummary, console: Any) -> None:
@@ -331,10 +332,10 @@ def print_summary(summary: RunSummary, console: Any) -> None:
         table.add_column(col, overflow="fold")
     for o in summary.outcomes:
         counts = (str(len(o.ok)), str(len(o.already_stored)), str(len(o.failed)))
-        table.add_row(o.key, o.status, *counts, main_label(o, "\n"))
+        table.add_row(printable(o.key), o.status, *counts, main_label(o, "\n"))
     console.print(table)
     for o in summary.outcomes:  # one plain line per model, for logs and scripts
-        line = f"{o.key}: {o.status}" + (f" ({o.reason})" if o.reason else "")
+        line = printable(f"{o.key}: {o.status}" + (f" ({o.reason})" if o.reason else ""))
         console.print(
             line + (f" {main_label(o)}" if o.scores else ""), markup=False, highlight=False, soft_wrap=True
         )

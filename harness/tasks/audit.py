@@ -28,6 +28,7 @@ from pathlib import Path
 
 from harness.errors import DataError, TaskUnavailable
 from harness.records import StsPairs, StsTask
+from harness.stderr import say
 from harness.tasks.catalog import LOCAL_ONLY_TASKS, catalog
 from harness.tasks.families import base_task, family_of, sample_creation
 from harness.tasks.readers import LOCAL_SUFFIX, local_path, local_source, read_file
@@ -329,11 +330,11 @@ def audit_command(lang: str | None, data_dir: Path | None, as_json: bool) -> int
     try:
         tasks = catalog([lang] if lang else None, folder)
     except (DataError, TaskUnavailable, ValueError) as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     if not tasks:
-        print(f"harness: no STS tasks for language {lang!r}", file=sys.stderr)
-        return 1
+        say(f"no STS tasks for language {lang!r}")
+        return 0  # an empty listing is an answer (README "Exit status")
     report = audit_tasks(tasks, folder)
     if as_json:
         sys.stdout.write(

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -307,7 +308,11 @@ def _local_file(info: _TaskInfo, subset: str, split: str, data_dir: Path) -> Pat
             return generic
     rel = local_path(info.name, subset, split)
     path = Path(data_dir) / rel if rel is not None else None
-    return path.resolve() if path is not None and path.is_file() else None
+    if path is None or not os.path.lexists(path):
+        return None
+    # A FIFO, device, folder or link to nothing where the file goes is that task's file: reading it
+    # says what it is (never "no local file", never the Hub's copy instead).
+    return path.resolve() if path.is_file() else path
 
 
 def _make_task(info: _TaskInfo, subset: str, langs: list[str], split: str, data_dir: Path | None) -> StsTask:

@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.config import KEYS
 from harness.errors import DataError, TaskUnavailable
 from harness.records import StsTask
+from harness.stderr import say
 from harness.tasks.catalog import DATA_SOURCES, DataSource, catalog, data_source, verification
 from harness.tasks.hub import offline_reason
 
@@ -42,24 +43,23 @@ def _check_cell(task: StsTask, source: DataSource) -> str:
 def tasks_command(lang: str | None, data_dir: Path | None) -> int:
     """``harness tasks``: print the catalog as a rich table.
 
-    Returns 0 on success, 1 when no task matches, 2 on bad input (unknown language, missing data dir).
+    Returns 0 on success (also when no task matches: one line says so), 2 on bad input (unknown language,
+    missing data dir).
     """
-    from rich.console import Console
     from rich.table import Table
 
     from harness.console import table_console
 
     console = table_console()
-    err = Console(stderr=True)
     folder = data_dir
     try:
         tasks = catalog([lang] if lang else None, folder)
     except (DataError, TaskUnavailable, ValueError) as exc:
-        err.print(f"harness: {exc}", markup=False, highlight=False)
+        say(str(exc))
         return 2
     if not tasks:
-        err.print(f"harness: no STS tasks for language {lang!r}", markup=False, highlight=False)
-        return 1
+        say(f"no STS tasks for language {lang!r}")
+        return 0  # an empty listing is an answer (README "Exit status")
     offline = offline_reason()
     title = f"STS tasks{f' for {lang}' if lang else ''}"
     caption = (

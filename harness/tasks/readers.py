@@ -60,6 +60,7 @@ pairs in any task (the bootstrap's cap: refused when read, not after the encodin
 from __future__ import annotations
 
 import csv
+import errno
 import functools
 import hashlib
 import io
@@ -167,8 +168,13 @@ def _read_regular(path: Path) -> bytes:
     try:
         return read_bytes(path, MAX_FILE_BYTES)
     except FileNotFoundError:
+        if path.is_symlink():
+            target = os.readlink(path)
+            raise DataError(f"{path}: a link to {target!r}, which does not exist; not read") from None
         raise TaskUnavailable(f"local file {path} not found") from None
     except UnreadableFile as exc:
+        if isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.ELOOP:
+            raise DataError(f"{path}: a symbolic link loop, not a regular file; not read") from None
         raise DataError(f"{path}: {exc.reason}") from None
     except OSError as exc:
         raise TaskUnavailable(f"local file {path} cannot be read: {exc.strerror or exc}") from None
@@ -181,7 +187,10 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
 
 def local_revision(path: Path) -> str:
     """``local-`` plus the first 12 hex digits of the file's sha256."""
-    st = path.stat()  # one stat: mtime and size of the same file state key the digest cache
+    try:
+        st = path.stat()  # one stat: mtime and size of the same file state key the digest cache
+    except OSError:  # a link loop or a link to nothing: reading it raises what it is
+        return "local-" + _digest(_read_regular(path))
     return "local-" + _file_digest(str(path), st.st_mtime_ns, st.st_size)
 
 
@@ -404,6 +413,10 @@ def _delimited_custom_rows(path: Path, text: str) -> Rows:
     records = _records(path, text, delimiter, quoting)
     _, _, header = next(records)
     columns = tuple(field.strip().strip('"').lower() for field in header)
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if twice:  # which of the two would be read is a guess: refuse it
+        named = ", ".join(repr(c) for c in twice)
+        raise DataError(f"{path}:1: the header names column {named} twice; rename or drop one")
     fmt = _Format("custom", delimiter, quoting, columns, None, "user file")
     yield from _delimited_rows(path, records, fmt, known_format=False)
 
