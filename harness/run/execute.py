@@ -115,6 +115,7 @@ class _Loader:
                         job.weights.location,
                         device=job.device,
                         task_metadata=meta,
+                        dtype=job.settings.dtype,
                         trust_remote_code=job.settings.trust_remote_code,
                     )
                 bound = self.model.for_task(meta)
@@ -254,7 +255,12 @@ def _score_pass(
         common = {"started_at": started, "hardware": hardware, "encode": encode_facts, "n_pairs": len(p)}
         try:
             scores, sims, (lo, hi) = evaluate.score_embeddings(
-                emb1, emb2, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed
+                emb1,
+                emb2,
+                p.gold,
+                n_resamples=job.bootstrap_resamples,
+                seed=job.seed,
+                similarity=job.settings.similarity,
             )
         except Exception as exc:
             kind, message = classify(exc)
@@ -308,7 +314,14 @@ def score_variants(
         settings = variant.settings(job.settings_of(task))
         try:
             scores, sims, (lo, hi), about = score_variant(
-                emb1, emb2, p.gold, variant, full_sims, n_resamples=job.bootstrap_resamples, seed=job.seed
+                emb1,
+                emb2,
+                p.gold,
+                variant,
+                full_sims,
+                n_resamples=job.bootstrap_resamples,
+                seed=job.seed,
+                similarity=settings.similarity,
             )
         except Exception as exc:
             kind, message = classify(exc)
