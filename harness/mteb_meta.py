@@ -24,6 +24,7 @@ from harness.records import EncodePath, Finding, ModelSpec, MtebFacts, Sourced
 __all__ = [
     "FAST_PATH",
     "MTEB_PATH",
+    "NON_COSINE",
     "MtebFacts",
     "encode_path",
     "facts_from_meta",

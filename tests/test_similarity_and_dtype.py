@@ -161,8 +161,8 @@ def sts17(shared_dir: Path) -> tuple[StsPairs, Path]:
     return tasks.load_pairs(found[0], allow_hub=False), data_dir
 
 
-def sim_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path):
-    """`harness run` of one model on STS17 en-en; its one stored result."""
+def sim_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path, *, ok: bool = True):
+    """`harness run` of one model on STS17 en-en; its one stored result (ok, unless told)."""
     from harness import run as runner
     from harness import store
 
@@ -182,11 +182,11 @@ def sim_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path):
     )
     said: list[str] = []
     summary = runner.run(options, say=said.append)
-    assert not summary.failed, said
+    assert bool(summary.failed) != ok, said
     (result,) = [
         r for r in store.load_results(tmp / "results") if r.model_key == key and r.run.subset == SIM_SUBSET
     ]
-    assert result.run.status == "ok", result.run.error
+    assert (result.run.status == "ok") == ok, result.run.error
     return result.run
 
 
@@ -286,3 +286,26 @@ def test_model_similarity_follows_mteb_rule(tmp_path: Path, minilm_dir: Path) ->
     maxsim = cosine_facts.model_copy(update={"similarity": "MaxSim"})
     assert model_similarity(maxsim, dot) is None  # no STS column for it
     assert RunSettings(similarity="dot").identity_hash() != RunSettings().identity_hash()
+
+
+def test_hub_model_whose_similarity_was_not_read_is_not_scored_as_cosine(
+    tmp_path: Path, sts17, unnormalised: Path, monkeypatch
+) -> None:
+    """Weights fetched from the Hub at load time: the plan had no files to read the similarity
+    from, so the load says so (an error record naming the file) instead of storing cosine's
+    pearson/spearman under a cosine identity; with the files at hand the next run scores dot."""
+    import harness.run.plan as plan
+    from harness.run.jobs import Weights
+
+    _, data_dir = sts17
+    model = _with_similarity(unnormalised, tmp_path / "dot-hub", "dot")
+    real = plan.locate_weights
+    monkeypatch.setattr(
+        plan, "locate_weights", lambda spec, dirs, allow_hub: Weights(str(model), "hub", "0" * 40, None)
+    )
+    failed = sim_run(tmp_path, data_dir, "dot-hub", "org/dot-hub", model, ok=False)
+    assert failed.error is not None and "config_sentence_transformers.json" in failed.error
+    assert "'dot'" in failed.error and failed.settings.similarity is None
+    monkeypatch.setattr(plan, "locate_weights", real)
+    again = sim_run(tmp_path / "again", data_dir, "dot-hub", "org/dot-hub", model)
+    assert again.settings.similarity == "dot" and again.scores["pearson"] == again.scores["dot_pearson"]
