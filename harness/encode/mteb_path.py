@@ -243,8 +243,8 @@ def load_mteb_model(
     loaded = loaded_dtype(encoder)
     if loaded is not None and loaded != dtype:  # the settings, the identity and the cache key would lie
         raise ModelLoadError(
-            f"mteb's {loader} loaded {location} in {loaded}, but the run's dtype is {dtype} and "
-            f"{loader} takes no dtype from the harness; pass --dtype {loaded}"
+            f"mteb's {loader} loaded {location} in {loaded}, but the run's dtype is {dtype} "
+            f"({loader} did not apply it); pass --dtype {loaded}"
         )
     return MtebLoaded(
         encoder=encoder,
