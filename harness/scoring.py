@@ -39,7 +39,6 @@ def score_pairs(
     `cache_dir` is the run's cache folder (``--cache-dir`` / ``HARNESS_CACHE_DIR`` / the config
     file's ``cache_dir``): ``score`` and ``run`` share one embedding cache file."""
     from harness import encode, evaluate, tasks
-    from harness.mteb_meta import model_similarity
 
     task = tasks.pairs_task(pairs_file)
     pairs = tasks.load_pairs(task, allow_hub=False)
@@ -66,10 +65,7 @@ def score_pairs(
             cache.close()
     n = len(pairs)
     emb1, emb2 = vectors[:n], vectors[n:]
-    similarity = model_similarity(
-        None, model_path
-    )  # the folder's own similarity_fn_name, for pearson/spearman
-    scores, sims, (lo, hi) = evaluate.score_embeddings(emb1, emb2, pairs.gold, similarity=similarity)
+    scores, sims, (lo, hi) = evaluate.score_embeddings(emb1, emb2, pairs.gold)
     withheld = evaluate.interval_withheld(sims, pairs.gold)
     return {
         "n_pairs": n,
