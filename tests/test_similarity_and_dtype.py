@@ -309,3 +309,24 @@ def test_hub_model_whose_similarity_was_not_read_is_not_scored_as_cosine(
     monkeypatch.setattr(plan, "locate_weights", real)
     again = sim_run(tmp_path / "again", data_dir, "dot-hub", "org/dot-hub", model)
     assert again.settings.similarity == "dot" and again.scores["pearson"] == again.scores["dot_pearson"]
+
+
+def test_variants_use_the_model_similarity_too() -> None:
+    """A cut or int8 variant of a dot model: its pearson/spearman are dot's, like the full result's;
+    its main score stays cosine's."""
+    import numpy as np
+
+    from harness import evaluate
+    from harness.variants import Variant, score_variant
+
+    rng = np.random.default_rng(7)
+    e1 = rng.normal(size=(60, 16)).astype(np.float32) * rng.uniform(0.2, 5.0, size=(60, 1)).astype(np.float32)
+    e2 = (e1 + rng.normal(size=(60, 16))).astype(np.float32)
+    gold = rng.uniform(0, 5, size=60).tolist()
+    full = evaluate.cosine_similarities(e1, e2)
+    for variant in (Variant(dims=8), Variant(dims=None, precision="int8")):
+        scores, *_ = score_variant(e1, e2, gold, variant, full, n_resamples=10, similarity="dot")
+        assert scores["pearson"] == scores["dot_pearson"] != scores["cosine_pearson"]
+        assert scores["main_score"] == scores["cosine_spearman"]
+        cosine, *_ = score_variant(e1, e2, gold, variant, full, n_resamples=10)
+        assert cosine["pearson"] == cosine["cosine_pearson"]
