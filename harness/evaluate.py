@@ -10,7 +10,9 @@ Definitions follow MTEB 2.x (``mteb/_evaluators/any_sts_evaluator.py`` and
 
 MTEB 2.x no longer reports dot-product scores; we add ``dot_pearson``/``dot_spearman``
 (the plain row-wise dot product) as extras. ``pearson``/``spearman`` are MTEB's
-"model similarity" scores: cosine unless another similarity function is named.
+"model similarity" scores: computed with the model's own similarity function (its
+``similarity_fn_name``, as mteb's evaluator calls ``similarity_pairwise``), cosine unless the
+model names another; the run passes it from its settings (``RunSettings.similarity``).
 Everything is computed in float64 and returned as plain Python floats on a 0-1 scale.
 """
 
@@ -20,7 +22,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
@@ -37,6 +39,7 @@ __all__ = [
     "METRIC_KEYS",
     "NonFiniteEmbeddings",
     "PairedTest",
+    "SimilarityName",
     "bootstrap_ci",
     "combine_paired",
     "correlations",
@@ -261,9 +264,15 @@ def score_embeddings(
     *,
     n_resamples: int = bs.N_RESAMPLES,
     seed: int = bs.SEED,
+    similarity: str | None = None,
 ) -> tuple[dict[str, float], np.ndarray, tuple[float, float]]:
-    """Everything a stored STS result needs: finite scores, per-pair cosine similarities, 95% CI."""
-    scores = require_finite(sts_scores(emb1, emb2, gold))
+    """Everything a stored STS result needs: finite scores, per-pair cosine similarities, 95% CI.
+
+    ``similarity`` is the model's own function (None: cosine), for ``pearson``/``spearman``; the
+    main score, the similarities and the interval are cosine's whatever it is."""
+    scores = require_finite(
+        sts_scores(emb1, emb2, gold, similarity=cast(SimilarityName, similarity or "cosine"))
+    )
     sims = cosine_similarities(emb1, emb2)
     return scores, sims, bootstrap_ci(sims, gold, n_resamples=n_resamples, seed=seed)
 

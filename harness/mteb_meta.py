@@ -14,19 +14,23 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 from harness.languages import is_multilingual, normalize_language
+from harness.model_files import read_json
 from harness.records import EncodePath, Finding, ModelSpec, MtebFacts, Sourced
 
 __all__ = [
     "FAST_PATH",
     "MTEB_PATH",
+    "NON_COSINE",
     "MtebFacts",
     "encode_path",
     "facts_from_meta",
     "lookup",
     "model_meta",
+    "model_similarity",
     "mteb_warnings",
     "with_mteb",
 ]
@@ -45,6 +49,8 @@ _PLAIN_LOADERS = frozenset(
 )
 # loader_kwargs the fast path applies itself (prompts) or that do not change a vector.
 _FAST_KWARGS = frozenset({"model_prompts", "trust_remote_code", "device"})
+# similarity functions other than cosine that the STS scores have a column for (harness.evaluate)
+NON_COSINE = frozenset({"dot", "euclidean", "manhattan"})
 PARAMETER_TOLERANCE = 0.05  # mteb rounds parameter counts (118_000_000); files count exactly
 SOURCE = "mteb:ModelMeta"
 
@@ -160,6 +166,19 @@ def encode_path(facts: MtebFacts | None) -> tuple[str, str]:
     if extra:
         return MTEB_PATH, f"mteb loads {facts.name} with {facts.loader} and {', '.join(extra)}"
     return FAST_PATH, f"mteb loads {facts.name} with {facts.loader} (a plain sentence-transformers model)"
+
+
+def model_similarity(facts: MtebFacts | None, model_dir: Path | None) -> str | None:
+    """The model's own similarity function when it is not cosine (None: cosine), by mteb's rule:
+    mteb's STS evaluator scores ``pearson``/``spearman`` with ``ModelMeta.similarity_fn_name`` when
+    mteb's metadata names one, else with the sentence-transformers model's own (its
+    ``config_sentence_transformers.json``; cosine when it names none). A function the STS scores
+    have no column for (mteb's ``MaxSim``) stays cosine."""
+    named = facts.similarity if facts is not None else None
+    if named is None and model_dir is not None:
+        data, _problem = read_json(Path(model_dir) / "config_sentence_transformers.json")
+        named = data.get("similarity_fn_name") if isinstance(data, dict) else None
+    return named if named in NON_COSINE else None
 
 
 # ------------------------------------------------------------------ cross-checks

@@ -356,6 +356,9 @@ class RunSettings(Frozen):
     # `dims` dimensions (None: all) in `precision` (None: float32, as the model outputs them).
     dims: int | None = None
     precision: str | None = None
+    # The model's own similarity function, when it is not cosine ("dot", "euclidean", "manhattan"):
+    # what mteb's STS evaluator scores `pearson`/`spearman` with (harness.mteb_meta.model_similarity).
+    similarity: str | None = None
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields a hash covers: fields added later count only when set, so a result stored
@@ -371,7 +374,7 @@ class RunSettings(Frozen):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-_ADDED_LATER = ("prompt", "encoder", "dims", "precision")
+_ADDED_LATER = ("prompt", "encoder", "dims", "precision", "similarity")
 
 
 class EncodeStats(Frozen):

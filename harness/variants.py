@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from harness.records import ModelSpec, RunSettings, VariantFacts
 
@@ -197,9 +197,11 @@ def score_variant(
     *,
     n_resamples: int = 1000,
     seed: int = 0,
+    similarity: str | None = None,
 ) -> tuple[dict[str, float], np.ndarray, tuple[float, float], VariantFacts]:
     """Scores, per-pair similarities, 95% interval and facts (with the paired test against
-    `full_similarities`, the full vectors' cosine similarities on the same pairs)."""
+    `full_similarities`, the full vectors' cosine similarities on the same pairs). `similarity`
+    is the model's own function (None: cosine) for `pearson`/`spearman`, as in the full result."""
     import numpy as np
 
     from harness import evaluate
@@ -209,7 +211,8 @@ def score_variant(
         pearson, spearman = evaluate.correlations(sims, gold)
         scores = evaluate.require_finite({"pearson": pearson, "spearman": spearman, "main_score": spearman})
     else:
-        scores = evaluate.require_finite(evaluate.sts_scores(qa, qb, gold))
+        own = cast("evaluate.SimilarityName", similarity or "cosine")
+        scores = evaluate.require_finite(evaluate.sts_scores(qa, qb, gold, similarity=own))
     ci = evaluate.bootstrap_ci(sims, gold, n_resamples=n_resamples, seed=seed)
     paired: dict[str, Any] = evaluate.paired_bootstrap(
         sims, full_similarities, gold, n_resamples=n_resamples, seed=seed

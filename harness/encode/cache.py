@@ -34,7 +34,7 @@ SAY_WAITING_AFTER_S = 2.0  # a cache locked by another process this long is said
 
 # RunSettings fields that never change a vector (everything else does, including fields
 # added later: an unknown field costs a cache miss, never a wrong hit).
-_NON_VECTOR_SETTINGS = {"trust_remote_code", "evaluator_version"}
+_NON_VECTOR_SETTINGS = {"trust_remote_code", "evaluator_version", "similarity"}
 
 
 def vector_fingerprint(model_id: str, revision: str, settings: RunSettings) -> str:

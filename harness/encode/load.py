@@ -32,7 +32,7 @@ log = logging.getLogger("harness.encode")
 MAX_SIDE_FILE_BYTES = 256 * 1024 * 1024  # configs and tokenizers (real ones: under 50 MB)
 LARGE_INTEGER = int(1e20)  # transformers' "no model_max_length" sentinel is ~1e30
 _DEFAULT_MAX_LEN = 512
-_TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 # --------------------------------------------------------------------------- device / dtype
@@ -69,7 +69,7 @@ def resolve_dtype(requested: str, device: str) -> DType:
     probe resolved where the GPU is (``auto`` there: fp16, which every CUDA GPU runs).
     """
     req = requested.lower()
-    if req not in ("auto", *_TORCH_DTYPES):
+    if req not in ("auto", *TORCH_DTYPES):
         raise ValueError(f"unknown dtype {requested!r}; expected auto, fp32, fp16 or bf16")
     if not str(device).startswith("cuda"):
         if req in ("fp16", "bf16"):
@@ -408,7 +408,7 @@ def load_model(
     if is_local:
         preflight(path, trust_remote_code)
     resolved = resolve_dtype(dtype, device)
-    torch_dtype = getattr(torch, _TORCH_DTYPES[resolved])
+    torch_dtype = getattr(torch, TORCH_DTYPES[resolved])
     gpu = visible_cuda(device)
     if gpu is not None:  # pinned memory, the CUDA cache and library defaults follow the current device
         torch.cuda.set_device(gpu)

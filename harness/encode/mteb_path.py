@@ -12,6 +12,11 @@ that hold tensors, tokenizer files, no remote code unless allowed); after loadin
 from the checkpoint or a tokenizer that does not fit the model are load errors, never a score.
 Vectors depend on the task (mteb's wrappers pick an instruction per task), so the runner encodes
 each task on its own with the task name in the fingerprint.
+
+The run's dtype is applied, not only recorded: a loader that builds a SentenceTransformer gets it
+as ``model_kwargs["dtype"]`` (replacing the dtype mteb's metadata pins); any loader's result is
+then checked, and a model whose weights are in another dtype is a load error naming both, never
+a result recorded under a dtype it did not run in.
 """
 
 from __future__ import annotations
@@ -25,10 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from harness.encode.load import check_loaded, free_device_memory, is_oom, preflight, weights_report
+from harness.encode.load import (
+    TORCH_DTYPES,
+    check_loaded,
+    free_device_memory,
+    is_oom,
+    preflight,
+    weights_report,
+)
 from harness.errors import EncodeError, ModelLoadError, NonFiniteEmbeddings, RemoteCodeRefused
+from harness.records import DType
 
-__all__ = ["MtebLoaded", "encoder_name", "load_mteb_model"]
+__all__ = ["MtebLoaded", "encoder_name", "load_mteb_model", "loaded_dtype"]
 
 log = logging.getLogger("harness.encode")
 
@@ -48,7 +61,7 @@ class MtebLoaded:
     encoder: Any  # an mteb EncoderProtocol
     task_metadata: Any
     device: str
-    dtype: str
+    dtype: str | None  # the loaded weights' dtype (None: no torch weights)
     loader: str
     dimension: int | None = None
     prompt: str | None = None  # the instruction the wrapper says it applies, when it says
@@ -134,16 +147,51 @@ def _instruction(encoder: Any, task_metadata: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _dtype_of(encoder: Any) -> str:
+# mteb loaders that build a SentenceTransformer and hand it their extra keyword arguments, so
+# ``model_kwargs`` reaches transformers' ``from_pretrained`` (a loader whose metadata already passes
+# ``model_kwargs`` takes them too).
+_ST_LOADERS = frozenset(
+    {
+        "SentenceTransformerEncoderWrapper",
+        "SentenceTransformerMultimodalEncoderWrapper",
+        "sentence_transformers_loader",
+        "InstructSentenceTransformerModel",
+    }
+)
+
+
+def _with_dtype(meta: Any, loader: str, dtype: DType) -> Any:
+    """``meta`` whose loader is asked for ``dtype``, where it takes one; other loaders keep theirs
+    (what they load is checked afterwards)."""
+    import torch
+
+    kwargs = dict(meta.loader_kwargs or {})
+    if loader not in _ST_LOADERS and not isinstance(kwargs.get("model_kwargs"), dict):
+        return meta
+    pinned = {
+        k: v for k, v in dict(kwargs.get("model_kwargs") or {}).items() if k not in ("dtype", "torch_dtype")
+    }
+    kwargs["model_kwargs"] = {**pinned, "dtype": getattr(torch, TORCH_DTYPES[dtype])}
+    return meta.model_copy(update={"loader_kwargs": kwargs})
+
+
+def loaded_dtype(encoder: Any) -> str | None:
+    """The dtype most of the encoder's torch weights are in (by element count: transformers keeps a
+    few modules in fp32 under half precision); None when it has no torch weights."""
     import torch
 
     names = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
-    model = getattr(encoder, "model", None)
-    params = getattr(model, "parameters", None)
-    if callable(params):
-        for p in params():
-            return names.get(p.dtype, str(p.dtype))
-    return "fp32"
+    params = getattr(getattr(encoder, "model", None), "parameters", None)
+    if not callable(params):
+        return None
+    counts: dict[Any, int] = {}
+    for p in params():
+        if p.is_floating_point():
+            counts[p.dtype] = counts.get(p.dtype, 0) + p.numel()
+    if not counts:
+        return None
+    most = max(counts, key=lambda d: counts[d])
+    return names.get(most, str(most).removeprefix("torch."))
 
 
 def load_mteb_model(
@@ -152,13 +200,16 @@ def load_mteb_model(
     *,
     device: str,
     task_metadata: Any,
+    dtype: DType = "fp32",
     trust_remote_code: bool = False,
 ) -> MtebLoaded:
-    """mteb's implementation of `model_id`, with the weights at `location` (a folder or the Hub id).
+    """mteb's implementation of `model_id`, with the weights at `location` (a folder or the Hub id),
+    in `dtype` (already resolved for the device: the run's settings record it).
 
     Raises `RemoteCodeRefused` when mteb's loader needs remote code and it was not allowed,
     `ModelLoadError` (one line) for anything else that stops the load, and also when the
-    loader's transformers model did not get all its weights from the checkpoint.
+    loader's transformers model did not get all its weights from the checkpoint, or its weights
+    are not in `dtype` (a loader that takes no dtype from the harness).
     """
     from harness.mteb_meta import model_meta
 
@@ -174,6 +225,7 @@ def load_mteb_model(
     if path.is_dir():  # the same checks as the fast path: special files, empty weights, no tokenizer
         preflight(path, trust_remote_code)
         meta = meta.model_copy(update={"name": str(path)})
+    meta = _with_dtype(meta, loader, dtype)
     try:
         with warnings.catch_warnings(), weights_report() as report:
             warnings.simplefilter("ignore")
@@ -188,11 +240,17 @@ def load_mteb_model(
         text = " ".join(str(exc).split())[:300]
         raise ModelLoadError(f"mteb's {loader} cannot load {location}: {type(exc).__name__}: {text}") from exc
     check_loaded(report, getattr(encoder, "model", None), location)
+    loaded = loaded_dtype(encoder)
+    if loaded is not None and loaded != dtype:  # the settings, the identity and the cache key would lie
+        raise ModelLoadError(
+            f"mteb's {loader} loaded {location} in {loaded}, but the run's dtype is {dtype} "
+            f"({loader} did not apply it); pass --dtype {loaded}"
+        )
     return MtebLoaded(
         encoder=encoder,
         task_metadata=task_metadata,
         device=str(device),
-        dtype=_dtype_of(encoder),
+        dtype=loaded,
         loader=loader,
         prompt=_instruction(encoder, task_metadata),
     )

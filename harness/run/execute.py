@@ -115,6 +115,7 @@ class _Loader:
                         job.weights.location,
                         device=job.device,
                         task_metadata=meta,
+                        dtype=job.settings.dtype,
                         trust_remote_code=job.settings.trust_remote_code,
                     )
                 bound = self.model.for_task(meta)
@@ -135,6 +136,9 @@ class _Loader:
                         f"{job.spec.key} loaded in {model.dtype} on {job.device}, but the run's dtype "
                         f"is {job.settings.dtype} (resolved for another GPU?); pass --dtype {model.dtype}"
                     )
+                unplanned = _similarity_not_planned(job, model.model)
+                if unplanned:  # pearson/spearman and the identity would say cosine
+                    raise ModelLoadError(unplanned)
                 self.model = model
             return self.model
         except Exception as exc:
@@ -144,6 +148,24 @@ class _Loader:
     def release(self) -> None:
         """Drop the model (and a failure's traceback) so the job's memory can be given back."""
         self.model = self.failure = None
+
+
+def _similarity_not_planned(job: ModelJob, model: Any) -> str | None:
+    """Why the run's settings miss the model's own similarity function (None: they do not miss it).
+    Only a model fetched from the Hub can: its files were not at hand when the run was planned."""
+    from harness.mteb_meta import NON_COSINE
+
+    if job.weights.local_dir is not None or (job.spec.mteb is not None and job.spec.mteb.similarity):
+        return None  # planned from the files, or mteb's metadata decides
+    own = getattr(model, "similarity_fn_name", None)
+    own = own if own in NON_COSINE else None
+    if own == job.settings.similarity:
+        return None
+    return (
+        f"{job.spec.key}: config_sentence_transformers.json names the similarity function {own!r}, "
+        "unknown when the run was planned (no local files); run again: its files are now in the "
+        "Hugging Face cache"
+    )
 
 
 def _without_tracebacks(exc: BaseException) -> BaseException:
@@ -254,7 +276,12 @@ def _score_pass(
         common = {"started_at": started, "hardware": hardware, "encode": encode_facts, "n_pairs": len(p)}
         try:
             scores, sims, (lo, hi) = evaluate.score_embeddings(
-                emb1, emb2, p.gold, n_resamples=job.bootstrap_resamples, seed=job.seed
+                emb1,
+                emb2,
+                p.gold,
+                n_resamples=job.bootstrap_resamples,
+                seed=job.seed,
+                similarity=job.settings.similarity,
             )
         except Exception as exc:
             kind, message = classify(exc)
@@ -308,7 +335,14 @@ def score_variants(
         settings = variant.settings(job.settings_of(task))
         try:
             scores, sims, (lo, hi), about = score_variant(
-                emb1, emb2, p.gold, variant, full_sims, n_resamples=job.bootstrap_resamples, seed=job.seed
+                emb1,
+                emb2,
+                p.gold,
+                variant,
+                full_sims,
+                n_resamples=job.bootstrap_resamples,
+                seed=job.seed,
+                similarity=settings.similarity,
             )
         except Exception as exc:
             kind, message = classify(exc)

@@ -295,11 +295,13 @@ def settings_for(
     *,
     files_checked: bool = True,
     encoder: str | None = None,
+    similarity: str | None = None,
 ) -> RunSettings:
     """The settings a model runs with. max_seq_length is applied only when the model's own files
     were read (crosscheck makes them authoritative); a Hub model keeps its own configuration
     rather than a number a card may have wrong, and its revision pins that configuration.
     `encoder` names mteb's implementation when the model runs through it (None: the fast path);
+    `similarity` the model's own similarity function when not cosine (`mteb_meta.model_similarity`);
     each task's prompt is added by `ModelJob.settings_of`."""
     return RunSettings(
         dtype=dtype,
@@ -308,6 +310,7 @@ def settings_for(
         normalize=bool(spec.normalize.value),
         trust_remote_code=trust_remote_code,
         encoder=encoder,
+        similarity=similarity,
     )
 
 
@@ -367,6 +370,7 @@ def plan_model(
 ) -> ModelPlan:
     """A job for the model's tasks that are not stored yet; or why there is none."""
     from harness.card import crosscheck
+    from harness.mteb_meta import model_similarity
     from harness.prompts import with_sources
 
     my_tasks = [t for t in tasks if explicit or not off_card(spec, t)]
@@ -385,7 +389,12 @@ def plan_model(
     how = encode_plan(spec, my_tasks)
     files_checked = weights.local_dir is not None
     settings = settings_for(
-        spec, dtype, options.trust_remote_code, files_checked=files_checked, encoder=how.encoder
+        spec,
+        dtype,
+        options.trust_remote_code,
+        files_checked=files_checked,
+        encoder=how.encoder,
+        similarity=model_similarity(spec.mteb, weights.local_dir),
     )
     variants = variants_for(spec, options.dims, options.precisions, how.encoder)  # VariantUsageError
     task_settings = {
