@@ -109,12 +109,12 @@ def test_an_fp16_rerun_never_replaces_the_fp32_score(
     shown = row["settings"][UNIT]
     assert shown["settings"]["dtype"] == "fp32" and shown["revision"] == fp32.revision
     assert shown["settings_hash"] == fp32.run.settings_hash
-    assert "a newer fp16 run of the same revision does not replace it" in shown["reason"]
+    assert shown["reason"] == "a newer fp16 run of the same revision does not replace the fp32 run"
     (other,) = row["other_runs"][UNIT]
     assert (other["differs"], other["status"], other["settings"]["dtype"]) == ("fp16", "ok", "fp16")
     assert other["score"] == round(fp16.run.scores["main_score"], 6)
     assert other["settings_hash"] == fp16.run.settings_hash
-    assert f"{UNIT}: shown fp32 (fp32: a newer fp16 run" in md and "also stored fp16: " in md
+    assert f"{UNIT}: shown fp32 (a newer fp16 run of the same revision" in md and "also stored fp16: " in md
     assert "(also stored: 1 other run)" in md  # the leaderboard cell says it too
     assert "also stored: fp16: " in html
 

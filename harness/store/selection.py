@@ -124,7 +124,7 @@ def _reason(shown: RunRecord | Stored, items: Sequence[RunRecord | Stored]) -> s
     ]
     if newer:
         dtypes = ", ".join(sorted(set(newer)))
-        return f"{FULL_PRECISION}: a newer {dtypes} run of the same revision does not replace it"
+        return f"a newer {dtypes} run of the same revision does not replace the {FULL_PRECISION} run"
     return "the newest successful run"
 
 
