@@ -54,8 +54,8 @@ class Other(Generic[Item]):
 
 @dataclass(frozen=True)
 class Selection(Generic[Item]):
-    """The run that stands, why, and the newest run of every other version stored (newest first);
-    `label` says the shown run's side of the difference (``fp32`` against an ``fp16`` other)."""
+    """The run that stands, why, and the run that stands within every other version stored (newest
+    first); `label` says the shown run's side of the difference (``fp32`` against an ``fp16`` other)."""
 
     shown: Item
     reason: str
@@ -99,7 +99,7 @@ def _standing(items: Sequence[Item]) -> Item:
 
 def select_run(items: Sequence[Item]) -> Selection[Item]:
     """The run that stands among the stored runs of one model, task, subset and split (see the
-    module doc for the rule), and the newest run of every other version stored beside it."""
+    module doc for the rule), and the run that stands within every other version stored beside it."""
     if not items:
         raise ValueError("select_run needs at least one run")
     shown = _standing(items)
