@@ -24,7 +24,7 @@ from harness.report.lang import report_languages, run_language
 from harness.report.page import CardAudit, ModelInfo, Speed, Unit
 from harness.report.paired import PairedTests
 from harness.report.render import command_inputs
-from harness.report.view import card_audit, model_info, pick_record, speed_of, unit_of
+from harness.report.view import card_audit, model_info, speed_of, unit_of
 from harness.report.words import (
     f2,
     human_bytes,
@@ -38,7 +38,7 @@ from harness.report.words import (
 )
 from harness.report.zeroshot import ZeroShot, zero_shot
 from harness.stderr import say
-from harness.store import StoredResult, load_results
+from harness.store import StoredResult, load_results, select_run
 
 
 class CompareError(Exception):
@@ -189,7 +189,7 @@ def _ok_records(key: str, results: Sequence[StoredResult], lang: str | None) -> 
         if r.model_key != key or (lang is not None and run_language(r.run) != lang):
             continue
         grouped.setdefault(unit_of(r), []).append(r)
-    chosen = {u: pick_record(recs) for u, recs in grouped.items()}
+    chosen = {u: select_run(recs).shown for u, recs in grouped.items()}
     return {
         u: s
         for u, s in chosen.items()

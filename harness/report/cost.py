@@ -16,8 +16,8 @@ from harness.evaluate import PairedTest, combine_paired, finite, mean_ci, stored
 from harness.records import RunRecord
 from harness.report.lang import run_language
 from harness.report.page import CostRow, CostSection, LanguagePage, Row, SpeedGroup, Unit
-from harness.report.view import pick_record, unit_of
-from harness.store import StoredResult
+from harness.report.view import unit_of
+from harness.store import StoredResult, select_run
 from harness.variants import PRECISIONS, bytes_per_vector
 
 FULL_PRECISION = "float32"
@@ -112,7 +112,7 @@ def cost_section(page: LanguagePage, variants: Sequence[StoredResult]) -> CostSe
         shapes = by_model.get(row.model.key, {})
         order = sorted(shapes, key=lambda s: (-(s[0] or 0), PRECISIONS.index(s[1])))
         for shape in order:
-            cells = {u: pick_record(recs).run for u, recs in shapes[shape].items()}
+            cells = {u: select_run(recs).shown.run for u, recs in shapes[shape].items()}
             variant = _variant_row(row, cells)
             if variant is not None:
                 rows.append(variant)

@@ -14,6 +14,10 @@ added, none renamed (README.md, "reports/<lang>.json"):
                "zero_shot": {task_key: true | false | null}, "zero_shot_evidence": {task_key: "..."},
                "source": "measured" | "published" | "both",
                "score_source": {task_key: "measured" | "published"}, "approximate_ci": [task_key, ...],
+               "settings": {task_key: {"revision", "data_revision", "settings_hash", "settings": {...},
+                                       "reason"}},
+               "other_runs": {task_key: [{"revision", "data_revision", "settings_hash", "settings",
+                                          "differs", "status", "score", "finished_at"}]},
                both only: "published_score": {task_key: score}, "reproduced": true | false | null,
                "reproduction": "reproduced" | "differs by ...";
                published and both: "facts": {label: {value, source}}}],
@@ -24,6 +28,11 @@ added, none renamed (README.md, "reports/<lang>.json"):
 With ``--mteb-results``, every model MTEB published a score for on the language's tasks is a row:
 ``source`` says whose numbers it has; a published score's interval is approximate (from the number of
 pairs, see `harness.report.published_rows`) and its task is listed in ``approximate_ci``.
+
+``settings`` says, per measured score, what the run shown was measured with and why it stands
+(harness.store.select_run: the newest successful run, except that an fp16 or bf16 run never replaces
+an fp32 run of the same model revision); ``other_runs`` lists, where there are any, the other
+versions stored for the same task (another revision, data or settings), each with how it differs.
 
 ``task_key`` is a column's label (``STSBenchmarkMultilingualSTS[de]``, ``GermanSTSBenchmark``; a
 split other than test is added: ``JSTS (validation)``).
@@ -39,7 +48,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from harness.evaluate import MAIN_METRIC, finite
 from harness.report.page import LanguagePage, Row, Unit
+from harness.store import Other, StoredResult
 from harness.tasks.families import family_of, sample_creation
 
 AUDIT_KEYS = (
@@ -74,8 +85,32 @@ def _task(page: LanguagePage, unit: Unit) -> dict[str, Any]:
     }
 
 
+def _version(stored: StoredResult) -> dict[str, Any]:
+    """What a stored run was measured with: model revision, data revision and settings."""
+    run = stored.run
+    return {
+        "revision": stored.revision,
+        "data_revision": run.data_revision,
+        "settings_hash": run.settings_hash or run.settings.identity_hash(),
+        "settings": run.settings.hashed_fields(),
+    }
+
+
+def _other(other: Other[StoredResult]) -> dict[str, Any]:
+    run = other.item.run
+    score = finite(run.scores.get(MAIN_METRIC)) if run.status == "ok" else None
+    return {
+        **_version(other.item),
+        "differs": other.differs,
+        "status": run.status,
+        "score": None if score is None else round(score, 6),
+        "finished_at": run.finished_at,
+    }
+
+
 def _row(page: LanguagePage, row: Row) -> dict[str, Any]:
     cells = sorted(row.cells.items())
+    selected = [(u, c.selection) for u, c in cells if c.selection is not None]
     out = {
         "model": row.model.name,
         "key": row.model.key,
@@ -91,6 +126,8 @@ def _row(page: LanguagePage, row: Row) -> dict[str, Any]:
         "source": row.source,
         "score_source": {u.label: "published" if c.published else "measured" for u, c in cells},
         "approximate_ci": [u.label for u, c in cells if c.approximate],
+        "settings": {u.label: {**_version(s.shown), "reason": s.reason} for u, s in selected},
+        "other_runs": {u.label: [_other(o) for o in s.others] for u, s in selected if s.others},
     }
     if row.source == "both":
         out["published_score"] = {

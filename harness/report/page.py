@@ -11,6 +11,7 @@ from markupsafe import Markup
 from harness.evaluate import PairedTest
 from harness.records import Claim, ModelSpec, RunRecord
 from harness.report.zeroshot import ZeroShot
+from harness.store import Other, Selection, StoredResult
 from harness.tasks.audit import NearCopyGroup, TaskAudit
 
 # A row against the leader ("" until compared).
@@ -42,6 +43,12 @@ class Cell:
     n_pairs: int | None
     run: RunRecord | None  # None: a score MTEB published (`published` says which)
     published: PublishedScore | None = None
+    # the stored run shown, why it stands, and the other versions stored beside it (store.select_run)
+    selection: Selection[StoredResult] | None = None
+
+    @property
+    def others(self) -> tuple[Other[StoredResult], ...]:
+        return self.selection.others if self.selection is not None else ()
 
     @property
     def approximate(self) -> bool:
@@ -271,6 +278,11 @@ class LanguagePage:
     @property
     def incomplete_rows(self) -> list[Row]:
         return [r for r in self.rows if not r.complete]
+
+    @property
+    def mixed(self) -> list[tuple[Row, Unit, Cell]]:
+        """The cells whose model has other versions stored for the task (revision, data or settings)."""
+        return [(r, u, c) for r in self.rows for u, c in sorted(r.cells.items()) if c.others]
 
     @property
     def flagged_claims(self) -> list[ClaimRow]:

@@ -39,6 +39,7 @@ from harness.report.paired import PairedTests
 from harness.report.published_rows import add_published_rows, published_languages
 from harness.report.view import build_page, model_info
 from harness.report.words import (
+    SELECTION_RULE,
     WARNING_TEXT,
     breakable,
     f2,
@@ -48,6 +49,7 @@ from harness.report.words import (
     interval,
     language_name,
     md_escape,
+    other_runs,
     plain,
     signed,
 )
@@ -77,6 +79,7 @@ def template_env() -> Environment:
         human_count=human_count,
         plain=plain,
         breakable=breakable,
+        other_runs=other_runs,
     )
     env.globals.update(
         language_name=language_name,
@@ -89,6 +92,7 @@ def template_env() -> Environment:
         CHART_TOP=CHART_TOP,
         SPEED_LABELS=SPEED_LABELS,
         TASK_MARKS_MAX=TASK_MARKS_MAX,
+        SELECTION_RULE=SELECTION_RULE,
     )
     return env
 

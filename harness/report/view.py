@@ -67,7 +67,7 @@ from harness.report.words import (
     paired_detail,
 )
 from harness.report.zeroshot import zero_shot
-from harness.store import StoredResult
+from harness.store import Selection, StoredResult, select_run
 from harness.tasks.audit import AuditReport, TaskAudit, task_key
 
 
@@ -87,20 +87,6 @@ def tasks_by_data(records: Sequence[StoredResult]) -> frozenset[str]:
         if r.task_name.startswith("custom:") and r.run.status == "ok":
             revisions.setdefault(r.task_name, set()).add(r.run.data_revision)
     return frozenset(name for name, revs in revisions.items() if len(revs) > 1)
-
-
-def pick_record(records: Sequence[StoredResult]) -> StoredResult:
-    """One record per model and unit: a successful one first, then the most recent, then by path."""
-    return max(
-        records,
-        key=lambda r: (
-            r.run.status == "ok",
-            r.run.finished_at or "",
-            r.run.started_at or "",
-            r.path,
-            r.run.identity,
-        ),
-    )
 
 
 def model_info(key: str, spec: ModelSpec | None, records: Sequence[StoredResult]) -> ModelInfo:
@@ -348,9 +334,10 @@ def build_page(
     grouped: dict[str, dict[Unit, list[StoredResult]]] = {}
     for r in mine:
         grouped.setdefault(r.model_key, {}).setdefault(unit_of(r, by_data), []).append(r)
-    chosen: dict[str, dict[Unit, StoredResult]] = {
-        key: {u: pick_record(recs) for u, recs in units.items()} for key, units in grouped.items()
+    selections: dict[str, dict[Unit, Selection[StoredResult]]] = {
+        key: {u: select_run(recs) for u, recs in units.items()} for key, units in grouped.items()
     }
+    chosen = {key: {u: s.shown for u, s in per.items()} for key, per in selections.items()}
     infos = {
         key: model_info(key, by_key.get(key), [r for rs in grouped[key].values() for r in rs])
         for key in grouped
@@ -384,7 +371,11 @@ def build_page(
                 continue
             ci = stored_ci(run)
             cells[unit] = Cell(
-                score * 100, None if ci is None else (ci[0] * 100, ci[1] * 100), run.n_pairs, run
+                score * 100,
+                None if ci is None else (ci[0] * 100, ci[1] * 100),
+                run.n_pairs,
+                run,
+                selection=selections[key][unit],
             )
         if not cells:
             continue

@@ -7,12 +7,14 @@ so every error kind a run writes is worded and no wording waits for a kind nothi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
 
-from harness.evaluate import PairedTest
+from harness.evaluate import MAIN_METRIC, PairedTest, finite
 from harness.records import ErrorKind
+from harness.store import Other, StoredResult
 
 #: how a claim whose metric the card does not state is compared (issue 27)
 UNSTATED_METRIC_NOTE = "metric not stated by the card; compared with cosine Spearman, MTEB's main score"
@@ -226,3 +228,27 @@ def paired_detail(test: PairedTest, with_n: bool = False) -> str:
     ci = interval((test.ci[0] * 100, test.ci[1] * 100))
     text = f"Δ {signed(test.delta * 100)} {ci}, {p_text(test.p_value)}"
     return f"{text}, n = {test.n_pairs}" if with_n else text
+
+
+# --------------------------------------------------------------------------------------
+# Other versions stored beside the run shown (harness.store.select_run)
+# --------------------------------------------------------------------------------------
+
+#: the selection rule, for the pages' notes (harness.store.selection)
+SELECTION_RULE = (
+    "the newest successful run stands; a run in fp16 or bf16 never replaces an fp32 run of the same "
+    "model revision"
+)
+
+
+def other_runs(others: Sequence[Other[StoredResult]]) -> str:
+    """The other versions stored beside a shown run: ``fp16: 66.10 (2026-12-07)``, ``...: failed``."""
+    parts = []
+    for other in others:
+        run = other.item.run
+        score = finite(run.scores.get(MAIN_METRIC)) if run.status == "ok" else None
+        failed = ERROR_KIND_TEXT[run.error_kind] if run.error_kind else run.status
+        what = f2(score * 100) if score is not None else failed
+        when = (run.finished_at or run.started_at or "")[:10]
+        parts.append(f"{other.differs}: {what}" + (f" ({when})" if when else ""))
+    return "; ".join(parts)

@@ -8,6 +8,8 @@ One package, one concept. Its modules, each named after what it does:
 - :mod:`~harness.store.size`: the size rule (a task file never grows past what its reader accepts).
 - :mod:`~harness.store.migration`: result folders of earlier versions, moved into today's layout.
 - :mod:`~harness.store.mteb_layout`: the results folder as mteb reads it (names, ``model_meta.json``).
+- :mod:`~harness.store.selection`: which stored run stands for a model, task, subset and split (the
+  one rule behind mteb's ``scores`` block and every report), and the other versions stored beside it.
 
 Other packages import from here, never from the modules inside.
 """
@@ -61,6 +63,7 @@ from harness.store.results import (
     write_model_meta,
     write_run,
 )
+from harness.store.selection import Other, Selection, how_it_differs, select_run
 from harness.store.size import SUPERSEDED_FOLDER
 
 __all__ = [
@@ -76,7 +79,9 @@ __all__ = [
     "SUPERSEDED_FOLDER",
     "VARIANTS_FOLDER",
     "InvalidResult",
+    "Other",
     "RunRecord",
+    "Selection",
     "StoreError",
     "StoredResult",
     "TooLargeResult",
@@ -85,6 +90,7 @@ __all__ = [
     "atomic_write_text",
     "completed_identities",
     "current_names",
+    "how_it_differs",
     "is_mteb_task",
     "is_variant",
     "iter_result_files",
@@ -104,6 +110,7 @@ __all__ = [
     "result_path",
     "run_identity",
     "safe_component",
+    "select_run",
     "shown_runs",
     "task_file_name",
     "task_path",

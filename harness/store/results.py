@@ -8,9 +8,10 @@ do: one *run record* each in ``harness.runs``, the successful ones also in MTEB'
 
 A run's identity is (model revision, task, subset, split, data revision, settings hash): resume
 compares identities, never file names. Different identities live side by side (another pairs
-file under the same name, other settings); ``scores`` shows, per split and subset, the last
-successful one. A failure never replaces a successful record of the same identity (``--force``
-included): the good result stays and the caller is told. Writes lock, merge with what is on
+file under the same name, other settings); ``scores`` shows, per split and subset, the one that
+stands by :func:`harness.store.selection.select_run` (the rule every report uses too). A failure
+never replaces a successful record of the same identity (``--force`` included): the good result
+stays and the caller is told. Writes lock, merge with what is on
 disk and replace the file atomically (mode 0644 unless the umask says otherwise).
 
 Reading: only regular files of at most ``store_io.MAX_RESULT_BYTES`` (the file mechanics, atomic
@@ -56,6 +57,7 @@ from harness.store.io import (
     text_bytes,
 )
 from harness.store.mteb_layout import LOCAL_TASKS_FOLDER, MODEL_META_FILE
+from harness.store.selection import select_run
 from harness.store.size import fit_to_limit
 from harness.store.variant_files import VARIANTS_FOLDER, is_variant, iter_variant_files
 
@@ -171,15 +173,11 @@ def model_lock(root: Path, model_key: str) -> FileLock:
 
 
 def shown_runs(runs: list[RunRecord]) -> list[RunRecord]:
-    """Per (split, subset) the record to show: the last successful one, else the last failure."""
-    best: dict[tuple[str, str], RunRecord] = {}
+    """Per (split, subset) the record that stands (:func:`harness.store.selection.select_run`)."""
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
     for run in runs:
-        key = (run.split, run.subset)
-        held = best.get(key)
-        rank = (run.status == "ok", run.finished_at or "")
-        if held is None or rank >= (held.status == "ok", held.finished_at or ""):
-            best[key] = run
-    return [best[key] for key in sorted(best)]
+        groups.setdefault((run.split, run.subset), []).append(run)
+    return [select_run(groups[key]).shown for key in sorted(groups)]
 
 
 def _rebuild_scores(runs: list[RunRecord]) -> dict[str, list[dict[str, Any]]]:
