@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import errno
 import json
+import os
 import re
 import sys
 import tomllib

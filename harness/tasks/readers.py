@@ -66,6 +66,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
