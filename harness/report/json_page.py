@@ -14,10 +14,13 @@ added, none renamed (README.md, "reports/<lang>.json"):
                "zero_shot": {task_key: true | false | null}, "zero_shot_evidence": {task_key: "..."},
                "source": "measured" | "published" | "both",
                "score_source": {task_key: "measured" | "published"}, "approximate_ci": [task_key, ...],
+               "degenerate": ["<task_key>: output looks degenerate: probe gap 0.01", ...] (empty: sound),
+               "probe": {task_key: {"verdict", "gap", "paraphrase_mean", "unrelated_mean",
+                                    "n_paraphrase", "n_unrelated", "threshold"}} (none stored: absent),
                both only: "published_score": {task_key: score}, "reproduced": true | false | null,
                "reproduction": "reproduced" | "differs by ...";
                published and both: "facts": {label: {value, source}}}],
-     "leader", "best_measured", "best_zero_shot", "zero_shot_warnings",
+     "leader" (never a degenerate row), "best_measured", "best_zero_shot", "zero_shot_warnings",
      "variants": [{"model", "dims", "precision", "bytes_per_vector", "scores": {task_key: score},
                    "average", "ci95", "similarity"}]}
 
@@ -91,6 +94,8 @@ def _row(page: LanguagePage, row: Row) -> dict[str, Any]:
         "source": row.source,
         "score_source": {u.label: "published" if c.published else "measured" for u, c in cells},
         "approximate_ci": [u.label for u, c in cells if c.approximate],
+        "degenerate": list(row.probe_flags),
+        "probe": {u.label: c.run.probe.model_dump() for u, c in cells if c.run and c.run.probe},
     }
     if row.source == "both":
         out["published_score"] = {

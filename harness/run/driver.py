@@ -49,6 +49,7 @@ class ModelOutcome:
     reason: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
     encoding: str | None = None  # which encode path the model took and why, and its STS prompt
+    degenerate: list[str] = field(default_factory=list)  # "<task>: output looks degenerate: probe gap 0.01"
 
 
 @dataclass
@@ -307,6 +308,10 @@ def _store_job_result(
         if record.status == "ok":
             outcome.ok.append(label)
             outcome.scores[label] = record.scores["main_score"]
+            if (
+                record.probe is not None and record.probe.verdict == "degenerate"
+            ):  # stored, flagged, never silent
+                outcome.degenerate.append(f"{label}: {record.probe.message}")
         else:
             outcome.failed.append(label)
             say(f"harness: {job.spec.key}: {label}: {record.error_kind}: {record.error}")
@@ -335,8 +340,8 @@ def print_summary(summary: RunSummary, console: Any) -> None:
     console.print(table)
     for o in summary.outcomes:  # one plain line per model, for logs and scripts
         line = f"{o.key}: {o.status}" + (f" ({o.reason})" if o.reason else "")
-        console.print(
-            line + (f" {main_label(o)}" if o.scores else ""), markup=False, highlight=False, soft_wrap=True
-        )
+        line += f" {main_label(o)}" if o.scores else ""
+        line += "".join(f"; {flag}" for flag in o.degenerate)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
         if o.encoding:
             console.print(f"  encoded on the {o.encoding}", markup=False, highlight=False, soft_wrap=True)
