@@ -270,3 +270,15 @@ def _stored(tmp_path: Path, probe: ProbeResult | None) -> store.StoredResult:
         assert '"probe"' not in path.read_text(encoding="utf-8")
     (loaded,) = store.load_results(tmp_path / "results")
     return loaded
+
+
+@pytest.mark.integration
+def test_compare_says_a_sides_output_looks_degenerate(damaged_run: dict) -> None:
+    from harness.report.compare import compare_models
+
+    results = store.load_results(damaged_run["root"] / "results")
+    verdict = compare_models("org__minilm", "org__act-tanh", results, [], "en", None).overall()
+    assert (
+        "But B's output looks degenerate (probe gap 0.0" in verdict and "on custom:stsb-en-slice)" in verdict
+    )
+    assert "A's output" not in verdict
