@@ -282,3 +282,12 @@ def test_compare_says_a_sides_output_looks_degenerate(damaged_run: dict) -> None
         "But B's output looks degenerate (probe gap 0.0" in verdict and "on custom:stsb-en-slice)" in verdict
     )
     assert "A's output" not in verdict
+
+
+@pytest.mark.integration
+def test_score_command_prints_the_probe(damaged_run: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.scoring import score_command
+
+    root = damaged_run["root"]
+    assert score_command(root / "org__eps-1", root / "stsb-en-slice.tsv", False, "fp32", False, False) == 0
+    assert "  behaviour probe: output looks degenerate: probe gap 0.00" in capsys.readouterr().out
