@@ -453,9 +453,8 @@ class ProbeResult(Frozen):
         """``output looks degenerate: probe gap 0.01``, or what else the probe found."""
         if self.gap is None:
             return f"probe not judged: {self.n_paraphrase} paraphrase pairs"
-        return (
-            "output looks degenerate: " if self.verdict == "degenerate" else ""
-        ) + f"probe gap {self.gap:.2f}"
+        flag = "output looks degenerate: " if self.verdict == "degenerate" else ""
+        return f"{flag}probe gap {self.gap:.2f}"
 
 
 RunStatus = Literal["ok", "error", "unavailable"]
@@ -518,6 +517,11 @@ class RunRecord(Frozen):
     started_at: str | None = None
     finished_at: str | None = None
     evaluation_seconds: float | None = None
+
+    @property
+    def degenerate(self) -> str | None:
+        """``output looks degenerate: probe gap 0.01`` when the probe flagged this result, else None."""
+        return self.probe.message if self.probe is not None and self.probe.verdict == "degenerate" else None
 
     @field_validator("encode", "hardware", mode="before")
     @classmethod

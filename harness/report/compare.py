@@ -249,12 +249,7 @@ def compare_models(
                 test,
                 zero_shot(by_key.get(key_a), unit.task),
                 zero_shot(by_key.get(key_b), unit.task),
-                *(
-                    r.probe.message.removeprefix("output looks degenerate: ")
-                    if r.probe and r.probe.verdict == "degenerate"
-                    else ""
-                    for r in (ra, rb)
-                ),
+                *((r.degenerate or "").removeprefix("output looks degenerate: ") for r in (ra, rb)),
             )
         )
 

@@ -107,9 +107,9 @@ class Row:
     def probe_flags(self) -> list[str]:
         """``<task>: output looks degenerate: probe gap 0.01`` for each task its probe flagged."""
         return [
-            f"{u.label}: {c.run.probe.message}"
+            f"{u.label}: {c.run.degenerate}"
             for u, c in sorted(self.cells.items())
-            if c.run is not None and c.run.probe is not None and c.run.probe.verdict == "degenerate"
+            if c.run and c.run.degenerate
         ]
 
     @property

@@ -308,10 +308,8 @@ def _store_job_result(
         if record.status == "ok":
             outcome.ok.append(label)
             outcome.scores[label] = record.scores["main_score"]
-            if (
-                record.probe is not None and record.probe.verdict == "degenerate"
-            ):  # stored, flagged, never silent
-                outcome.degenerate.append(f"{label}: {record.probe.message}")
+            if record.degenerate:  # stored and ranked, but never silently
+                outcome.degenerate.append(f"{label}: {record.degenerate}")
         else:
             outcome.failed.append(label)
             say(f"harness: {job.spec.key}: {label}: {record.error_kind}: {record.error}")
