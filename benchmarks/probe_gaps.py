@@ -17,10 +17,12 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's harness, not an installed one
 SHARED = REPO.parent / "shared"
 STS = SHARED / "data" / "sts"
 
