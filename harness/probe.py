@@ -9,7 +9,7 @@ rows (gold in the top fifth of the task's range) whose two sentences differ; unr
 sentence1 of row i against sentence2 of row j != i (a seeded derangement). The gap is the mean
 cosine of the first minus that of the second.
 
-Measured (400 pairs per task; docs/reliability.md, "Round five"): the real all-MiniLM-L6-v2 and its
+Measured (benchmarks/probe_gaps.py, 300-400 pairs per task): the real all-MiniLM-L6-v2 and its
 German fine-tune gap 0.20 (Arabic STS17, a language neither was trained on) to 0.80 (STSB);
 copies with ``hidden_act`` tanh or sigmoid or ``layer_norm_eps`` 1 or 100 gap 0.000 to 0.010.
 The threshold sits at a tenth of the smallest gap of a working model.
