@@ -58,6 +58,7 @@ def probe(
 ) -> ProbeResult:
     """The probe of one task from its already encoded pairs (``emb1[i]`` is ``sentence1[i]``'s vector)."""
     g = np.asarray(gold, dtype=np.float64)
+    emb1, emb2 = np.asarray(emb1), np.asarray(emb2)
     n = g.shape[0]
     low, high = (float(g.min()), float(g.max())) if n else (0.0, 0.0)
     if n < 2 or high <= low:
