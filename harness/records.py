@@ -434,6 +434,32 @@ class VariantFacts(Frozen):
     p_value: float | None = None
 
 
+ProbeVerdict = Literal["ok", "degenerate", "too-few-pairs"]
+
+
+class ProbeResult(Frozen):
+    """The behaviour probe of one scored task (harness.probe): mean cosine of its paraphrase pairs
+    minus that of unrelated pairs. Near 0 (collapsed output) is flagged, never ranked silently."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # a newer harness's fields are read past
+
+    verdict: ProbeVerdict
+    gap: float | None = None  # paraphrase_mean - unrelated_mean; None: too few pairs to say
+    paraphrase_mean: float | None = None
+    unrelated_mean: float | None = None
+    n_paraphrase: int = 0
+    n_unrelated: int = 0
+    threshold: float | None = None  # a gap below it is degenerate
+
+    @property
+    def message(self) -> str:
+        """``output looks degenerate: probe gap 0.01``, or what else the probe found."""
+        if self.gap is None:
+            return f"probe not judged: {self.n_paraphrase} paraphrase pairs"
+        flag = "output looks degenerate: " if self.verdict == "degenerate" else ""
+        return f"{flag}probe gap {self.gap:.2f}"
+
+
 RunStatus = Literal["ok", "error", "unavailable"]
 # A model in a run's summary: a run status, or "skipped" (no selected task in its languages; tasks that
 # were already stored are a list of their own, `already_stored`).
@@ -487,12 +513,18 @@ class RunRecord(Frozen):
     encode_path_reason: str | None = None
     encode: EncodeStats | None = None  # throughput, encode time, peak memory, device, batch size
     variant: VariantFacts | None = None  # set on a variant's result only (settings.dims/precision)
+    probe: ProbeResult | None = None  # the behaviour probe (harness.probe); None: an older record
     hardware: Hardware | None = None
     versions: dict[str, str] = {}
     git_commit: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
     evaluation_seconds: float | None = None
+
+    @property
+    def degenerate(self) -> str | None:
+        """``output looks degenerate: probe gap 0.01`` when the probe flagged this result, else None."""
+        return self.probe.message if self.probe is not None and self.probe.verdict == "degenerate" else None
 
     @field_validator("encode", "hardware", mode="before")
     @classmethod

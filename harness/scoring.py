@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.records import RunSettings
+from harness.records import ProbeResult, RunSettings
 from harness.stderr import say
 
 SCORE_KEYS = [
@@ -39,6 +39,7 @@ def score_pairs(
     `cache_dir` is the run's cache folder (``--cache-dir`` / ``HARNESS_CACHE_DIR`` / the config
     file's ``cache_dir``): ``score`` and ``run`` share one embedding cache file."""
     from harness import encode, evaluate, tasks
+    from harness.probe import probe
 
     task = tasks.pairs_task(pairs_file)
     pairs = tasks.load_pairs(task, allow_hub=False)
@@ -73,6 +74,7 @@ def score_pairs(
         **{key: scores[key] for key in SCORE_KEYS},
         "ci95": None if withheld else [lo, hi],
         **({"interval_withheld": withheld} if withheld else {}),
+        "probe": probe(pairs.sentence1, pairs.sentence2, pairs.gold, emb1, emb2).model_dump(),
     }
 
 
@@ -111,4 +113,5 @@ def score_command(
     else:
         interval = "95% CI [{:.4f}, {:.4f}]".format(*result["ci95"])
     print(f"  main score (cosine Spearman) {result['main_score']:.4f}  {interval}")
+    print(f"  behaviour probe: {ProbeResult(**result['probe']).message}")
     return 0

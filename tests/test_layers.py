@@ -29,7 +29,7 @@ STAGES = [
     ("harness.tasks",),
     ("harness.card", "harness.prompts", "harness.registry", "harness.hub_files", "harness.registry_add"),
     ("harness.encode",),
-    ("harness.bootstrap", "harness.evaluate", "harness.paired_cache", "harness.variants"),
+    ("harness.bootstrap", "harness.evaluate", "harness.paired_cache", "harness.probe", "harness.variants"),
     ("harness.store", "harness.published"),
     ("harness.run", "harness.scoring"),
     ("harness.report", "harness.info"),

@@ -286,9 +286,10 @@ def test_cli_score_json_contract(workspace: dict, tiny_bert_dir: Path) -> None:
     data = json.loads(proc.stdout)
     assert set(data) == {
         "n_pairs", "main_score", "cosine_spearman", "cosine_pearson", "manhattan_spearman",
-        "euclidean_spearman", "dot_spearman", "ci95",
+        "euclidean_spearman", "dot_spearman", "ci95", "probe",
     }  # fmt: skip
     assert data["n_pairs"] == 41 and data["main_score"] == data["cosine_spearman"]
+    assert data["probe"]["verdict"] in ("ok", "degenerate", "too-few-pairs")  # harness.probe (issue 24)
     assert data["ci95"][0] <= data["main_score"] <= data["ci95"][1]
 
 

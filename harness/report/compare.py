@@ -57,6 +57,9 @@ class TaskComparison:
     # harness.report.zeroshot: was each model trained on this task's data (or its family's)?
     a_zero: ZeroShot = field(default_factory=lambda: ZeroShot(None, ""))
     b_zero: ZeroShot = field(default_factory=lambda: ZeroShot(None, ""))
+    # harness.probe: "probe gap 0.01" when a side's output looked degenerate on this task, else ""
+    a_degenerate: str = ""
+    b_degenerate: str = ""
 
     @property
     def difference(self) -> float:
@@ -108,7 +111,21 @@ class Comparison:
 
     def overall(self) -> str:
         """The verdict, and when the better model was trained on the tasks it wins, that too."""
-        return " ".join(x for x in (self._overall(), self.zero_shot_caveat()) if x)
+        return " ".join(x for x in (self._overall(), self.zero_shot_caveat(), self.degenerate_caveat()) if x)
+
+    def degenerate_caveat(self) -> str:
+        """ "But A's output looks degenerate (probe gap 0.00 on T) ..." for each side its probe flagged."""
+        out = []
+        for side in ("a", "b"):
+            flagged = [
+                f"{gap} on {t.unit.label}" for t in self.tasks if (gap := getattr(t, f"{side}_degenerate"))
+            ]
+            if flagged:
+                out.append(
+                    f"But {side.upper()}'s output looks degenerate ({'; '.join(flagged)}): "
+                    "its scores are not a working encoder's."
+                )
+        return " ".join(out)
 
     def zero_shot_caveat(self) -> str:
         """ "But A is not zero-shot on any of them: trained on …" for each side that wins tasks it
@@ -232,6 +249,7 @@ def compare_models(
                 test,
                 zero_shot(by_key.get(key_a), unit.task),
                 zero_shot(by_key.get(key_b), unit.task),
+                *((r.degenerate or "").removeprefix("output looks degenerate: ") for r in (ra, rb)),
             )
         )
 

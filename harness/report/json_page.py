@@ -18,10 +18,13 @@ added, none renamed (README.md, "reports/<lang>.json"):
                                        "reason"}},
                "other_runs": {task_key: [{"revision", "data_revision", "settings_hash", "settings",
                                           "differs", "status", "score", "finished_at"}]},
+               "degenerate": ["<task_key>: output looks degenerate: probe gap 0.01", ...] (empty: sound),
+               "probe": {task_key: {"verdict", "gap", "paraphrase_mean", "unrelated_mean",
+                                    "n_paraphrase", "n_unrelated", "threshold"}} (none stored: absent),
                both only: "published_score": {task_key: score}, "reproduced": true | false | null,
                "reproduction": "reproduced" | "differs by ...";
                published and both: "facts": {label: {value, source}}}],
-     "leader", "best_measured", "best_zero_shot", "zero_shot_warnings",
+     "leader" (never a degenerate row), "best_measured", "best_zero_shot", "zero_shot_warnings",
      "variants": [{"model", "dims", "precision", "bytes_per_vector", "scores": {task_key: score},
                    "average", "ci95", "similarity"}]}
 
@@ -128,6 +131,8 @@ def _row(page: LanguagePage, row: Row) -> dict[str, Any]:
         "approximate_ci": [u.label for u, c in cells if c.approximate],
         "settings": {u.label: {**_version(s.shown), "reason": s.reason} for u, s in selected},
         "other_runs": {u.label: [_other(o) for o in s.others] for u, s in selected if s.others},
+        "degenerate": list(row.probe_flags),
+        "probe": {u.label: c.run.probe.model_dump() for u, c in cells if c.run and c.run.probe},
     }
     if row.source == "both":
         out["published_score"] = {

@@ -111,6 +111,20 @@ class Row:
         return self.n_tasks == self.n_total
 
     @property
+    def probe_flags(self) -> list[str]:
+        """``<task>: output looks degenerate: probe gap 0.01`` for each task its probe flagged."""
+        return [
+            f"{u.label}: {c.run.degenerate}"
+            for u, c in sorted(self.cells.items())
+            if c.run and c.run.degenerate
+        ]
+
+    @property
+    def degenerate(self) -> bool:
+        """A task's output looked degenerate: ranked after every sound row, never the headline."""
+        return bool(self.probe_flags)
+
+    @property
     def zero_shot_all(self) -> bool | None:
         """Zero-shot on every task it has a score for (None: unknown on some, never not zero-shot)."""
         values = [self.zero_shot[u].value for u in self.cells if u in self.zero_shot]
@@ -126,6 +140,11 @@ class Row:
     def approximate(self) -> bool:
         """The average includes a published score, whose interval is approximate."""
         return any(c.approximate for c in self.cells.values())
+
+
+def rank_order(row: Row) -> tuple[bool, bool, float, str, str]:
+    """The leaderboard's order: sound output before degenerate, every task before some, then average."""
+    return (row.degenerate, not row.complete, -row.average, row.model.name.lower(), row.model.key)
 
 
 @dataclass(frozen=True)
@@ -234,7 +253,12 @@ class LanguagePage:
 
     @property
     def leader(self) -> Row | None:
-        return self.rows[0] if self.rows else None
+        """The first row, unless its output looked degenerate (then no model is the headline)."""
+        return self.rows[0] if self.rows and not self.rows[0].degenerate else None
+
+    @property
+    def degenerate_rows(self) -> list[Row]:
+        return [r for r in self.rows if r.degenerate]
 
     def leads(self, row: Row) -> list[Unit]:
         """The columns where `row` has the best score."""
@@ -256,7 +280,7 @@ class LanguagePage:
     @property
     def best_zero_shot(self) -> Row | None:
         """The best-ranked model that is zero-shot on every task it has."""
-        return next((r for r in self.rows if r.zero_shot_all), None)
+        return next((r for r in self.rows if r.zero_shot_all and not r.degenerate), None)
 
     @property
     def has_published_rows(self) -> bool:
@@ -265,11 +289,11 @@ class LanguagePage:
     @property
     def best_measured(self) -> Row | None:
         """The best row with our own measurement (the leader when we measured it)."""
-        return next((r for r in self.rows if r.source != "published"), None)
+        return next((r for r in self.rows if r.source != "published" and not r.degenerate), None)
 
     @property
     def tied(self) -> list[Row]:
-        return [r for r in self.rows if r.tie == "tied"]
+        return [r for r in self.rows if r.tie == "tied" and not r.degenerate]
 
     @property
     def off_card_rows(self) -> list[Row]:

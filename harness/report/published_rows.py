@@ -44,6 +44,7 @@ from harness.report.page import (
     PublishedScore,
     Row,
     Unit,
+    rank_order,
 )
 from harness.report.view import interval_tie, stand_ins
 from harness.report.words import f2, hub_url, human_count
@@ -335,7 +336,7 @@ def add_published_rows(page: LanguagePage, index: PublishedIndex, specs: Sequenc
     page.units = sorted(set(page.units) | {u for r in page.rows for u in r.cells})
     for row in page.rows:
         row.n_total = len(page.units)
-    page.rows.sort(key=lambda r: (not r.complete, -r.average, r.model.name.lower(), r.model.key))
+    page.rows.sort(key=rank_order)
     _rank(page, old_leader)
     n_pub = sum(r.source == "published" for r in page.rows)
     n_both = sum(r.source == "both" for r in page.rows)

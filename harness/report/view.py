@@ -55,6 +55,7 @@ from harness.report.page import (
     Speed,
     TieState,
     Unit,
+    rank_order,
 )
 from harness.report.paired import PairedTests
 from harness.report.words import (
@@ -404,7 +405,7 @@ def build_page(
                 grouped_out=grouped_out,
             )
         )
-    rows.sort(key=lambda r: (not r.complete, -r.average, r.model.name.lower(), r.model.key))
+    rows.sort(key=rank_order)
     methods: set[str] = set()
     pairs = [
         (row.cells[u].run, rows[0].cells[u].run) for row in rows[1:] for u in _shared_units(row, rows[0])

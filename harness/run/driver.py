@@ -50,6 +50,7 @@ class ModelOutcome:
     reason: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
     encoding: str | None = None  # which encode path the model took and why, and its STS prompt
+    degenerate: list[str] = field(default_factory=list)  # "<task>: output looks degenerate: probe gap 0.01"
 
 
 @dataclass
@@ -308,6 +309,8 @@ def _store_job_result(
         if record.status == "ok":
             outcome.ok.append(label)
             outcome.scores[label] = record.scores["main_score"]
+            if record.degenerate:  # stored and ranked, but never silently
+                outcome.degenerate.append(f"{label}: {record.degenerate}")
         else:
             outcome.failed.append(label)
             say(f"harness: {job.spec.key}: {label}: {record.error_kind}: {record.error}")
@@ -335,9 +338,9 @@ def print_summary(summary: RunSummary, console: Any) -> None:
         table.add_row(printable(o.key), o.status, *counts, main_label(o, "\n"))
     console.print(table)
     for o in summary.outcomes:  # one plain line per model, for logs and scripts
-        line = printable(f"{o.key}: {o.status}" + (f" ({o.reason})" if o.reason else ""))
-        console.print(
-            line + (f" {main_label(o)}" if o.scores else ""), markup=False, highlight=False, soft_wrap=True
-        )
+        line = f"{o.key}: {o.status}" + (f" ({o.reason})" if o.reason else "")
+        line += f" {main_label(o)}" if o.scores else ""
+        line += "".join(f"; {flag}" for flag in o.degenerate)
+        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
         if o.encoding:
             console.print(f"  encoded on the {o.encoding}", markup=False, highlight=False, soft_wrap=True)

@@ -259,6 +259,7 @@ def _score_pass(
     import numpy as np
 
     from harness import evaluate
+    from harness.probe import probe as behaviour_probe
 
     index = {text: i for i, text in enumerate(texts)}
     dimension = int(vectors.shape[1]) if getattr(vectors, "ndim", 0) == 2 else None
@@ -309,6 +310,7 @@ def _score_pass(
             },
             cosine_similarities=[round(float(x), 7) for x in np.asarray(sims)],
             gold=[float(g) for g in p.gold],
+            probe=behaviour_probe(p.sentence1, p.sentence2, p.gold, emb1, emb2),
             finished_at=now_iso(),
             evaluation_seconds=round(time.perf_counter() - t0 + share_of_encode, 4),
             **common,
