@@ -256,7 +256,7 @@ def _constant_weights(model: Any) -> str | None:
 
     with torch.no_grad():
         for name, param in named():
-            if param.is_meta or param.numel() < 64:
+            if param.is_meta or param.numel() < 16:
                 continue
             if param.dim() == 1:  # a scale of 0 (a norm's weight) erases what passes through it
                 if name.endswith("weight") and not bool(param.any()):
@@ -265,7 +265,7 @@ def _constant_weights(model: Any) -> str | None:
                         "erased; not trained weights"
                     )
                 continue
-            if param.dim() != 2:
+            if param.dim() != 2 or param.numel() < 64:
                 continue
             if bool(param.amax() == param.amin()):
                 value = float(param.flatten()[0])
