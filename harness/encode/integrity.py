@@ -2,11 +2,13 @@
 
 A folder can load without an error and still not be the model it names, and then it gives a score,
 a wrong one: a tokenizer cut short or built for another vocabulary, an uncased vocabulary behind a
-tokenizer that no longer lowercases, an embedding table that is all zeros (a preallocated download
-never written), a ``max_seq_length`` of 3. Each check here compares parts of the folder that must
-agree (tokenizer against config, tokenizer against vocabulary, weights against what trained weights
-look like) and names the first disagreement; :func:`harness.encode.load.check_loaded` makes it a load
-error, so such a model is an error result and never ranked.
+tokenizer that no longer lowercases, special tokens around each sentence that tokenizer.json does not
+put there (edited in tokenizer_config.json only), an embedding table or a norm's scale that is all
+zeros (a preallocated download never written), a ``max_seq_length`` of 3. Each check here compares
+parts of the folder that must agree (tokenizer against config, tokenizer against vocabulary, weights
+against what trained weights look like) and names the first disagreement;
+:func:`harness.encode.load.check_loaded` makes it a load error, so such a model is an error result
+and never ranked.
 
 What stays undetectable from the files (docs/reliability.md, "Round five"): edits that keep every
 tensor shape and every file consistent with the others, such as ``num_attention_heads``,
