@@ -29,6 +29,7 @@ from harness.card.training import with_mteb_training, with_sample_matches
 from harness.config import project_registry
 from harness.console import table_console
 from harness.languages import normalize_language
+from harness.model_files import open_regular
 from harness.prompts import prompt_label, with_sources
 from harness.records import Finding, ModelSpec
 from harness.stderr import printable, say
@@ -145,8 +146,9 @@ def load_entry(folder: Path, *, strict_key: bool = True) -> ModelSpec:
 
 def _generated_finding(card: Path) -> Finding | None:
     """The finding for a card `harness add` generated (its marker comment is near the top), else None."""
-    try:
-        with card.open("rb") as fh:
+    try:  # never a plain open(): a FIFO there would wait for a writer for ever
+        fh, _ = open_regular(card)
+        with fh:
             head = fh.read(4096).decode("utf-8", "replace")
     except OSError:
         return None

@@ -101,7 +101,7 @@ def test_intervals_counts_and_arrays_are_strict_numbers_too(tmp_path, field, val
 def test_strict_numbers_still_read_integers(tmp_path):
     results = tmp_path / "results"
     path = stored_run(results, "ints", 0.40, [0.35, 0.45])
-    edit_run(path, main_score=1, ci95=[0, 1], n_pairs=3)
+    edit_run(path, scores={"main_score": 1, "cosine_spearman": 1}, ci95=[0, 1], n_pairs=3)
     [loaded] = store.load_results(results)
     assert loaded.run.scores["main_score"] == 1.0 and loaded.run.n_pairs == 3
 

@@ -226,7 +226,9 @@ class EmbeddingCache:
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", chunk)
                 for key, dim, vec in rows.fetchall():
-                    vec = bytes(vec)
+                    if not isinstance(vec, bytes) or not isinstance(dim, int):  # a row of another type
+                        damaged.append(bytes(key))
+                        continue
                     body = vec[: 4 * dim] if dim > 0 else b""
                     if (
                         dim <= 0

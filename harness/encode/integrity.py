@@ -2,11 +2,13 @@
 
 A folder can load without an error and still not be the model it names, and then it gives a score,
 a wrong one: a tokenizer cut short or built for another vocabulary, an uncased vocabulary behind a
-tokenizer that no longer lowercases, an embedding table that is all zeros (a preallocated download
-never written), a ``max_seq_length`` of 3. Each check here compares parts of the folder that must
-agree (tokenizer against config, tokenizer against vocabulary, weights against what trained weights
-look like) and names the first disagreement; :func:`harness.encode.load.check_loaded` makes it a load
-error, so such a model is an error result and never ranked.
+tokenizer that no longer lowercases, special tokens around each sentence that tokenizer.json does not
+put there (edited in tokenizer_config.json only), an embedding table or a norm's scale that is all
+zeros (a preallocated download never written), a ``max_seq_length`` of 3. Each check here compares
+parts of the folder that must agree (tokenizer against config, tokenizer against vocabulary, weights
+against what trained weights look like) and names the first disagreement;
+:func:`harness.encode.load.check_loaded` makes it a load error, so such a model is an error result
+and never ranked.
 
 What stays undetectable from the files (docs/reliability.md, "Round five"): edits that keep every
 tensor shape and every file consistent with the others, such as ``num_attention_heads``,
@@ -77,6 +79,7 @@ def integrity_problem(model: Any) -> str | None:
     checks = (
         lambda: _token_shortfall(tok, config),
         lambda: _special_token_ids(tok, config),
+        lambda: _added_special_tokens(tok),
         lambda: _vocabulary_files(tok),
         lambda: _casing(tok),
         lambda: _constant_weights(model),
@@ -125,6 +128,75 @@ def _special_token_ids(tok: Any, config: Any) -> str | None:
             "the tokenizer's vocabulary is not in the model's order"
         )
     return None
+
+
+def _template_ends(processor: Any) -> tuple[list[int], list[int]] | None:
+    """(ids before, ids after) one sentence as tokenizer.json's post-processor adds them, or None."""
+    if not isinstance(processor, dict):
+        return None
+    kind = processor.get("type")
+    if kind == "Sequence":
+        found = [_template_ends(p) for p in processor.get("processors") or []]
+        return next((ends for ends in found if ends is not None), None)
+    if kind in ("BertProcessing", "RobertaProcessing"):
+        cls, sep = processor.get("cls"), processor.get("sep")
+        if isinstance(cls, list) and isinstance(sep, list) and len(cls) == len(sep) == 2:
+            return [cls[1]], [sep[1]]
+        return None
+    if kind != "TemplateProcessing" or not isinstance(processor.get("single"), list):
+        return None
+    specials = processor.get("special_tokens") or {}
+    before: list[int] = []
+    after: list[int] = []
+    seen_sequence = False
+    for piece in processor["single"]:
+        if not isinstance(piece, dict):
+            return None
+        if "Sequence" in piece:
+            seen_sequence = True
+            continue
+        name = (piece.get("SpecialToken") or {}).get("id")
+        ids = (specials.get(name) or {}).get("ids") if isinstance(specials, dict) else None
+        if not isinstance(ids, list):
+            return None
+        (after if seen_sequence else before).extend(ids)
+    return before, after
+
+
+def _added_special_tokens(tok: Any) -> str | None:
+    """The tokens the loaded tokenizer adds around a sentence against those tokenizer.json's post-processor
+    adds: transformers builds them from the special tokens in tokenizer_config.json and
+    special_tokens_map.json, so a ``cls_token`` edited there alone gives the model inputs it never saw."""
+    folder = getattr(tok, "name_or_path", None)
+    if not folder or not callable(tok):
+        return None
+    from harness.model_files import read_json
+
+    data, _ = read_json(Path(folder) / "tokenizer.json")
+    expected = _template_ends(data.get("post_processor")) if isinstance(data, dict) else None
+    if expected is None:
+        return None
+    try:
+        text = "the same words"
+        full = list(tok(text)["input_ids"])
+        plain = list(tok(text, add_special_tokens=False)["input_ids"])
+    except Exception:  # a tokenizer that cannot say: nothing to compare
+        return None
+    start = next((i for i in range(len(full) - len(plain) + 1) if full[i : i + len(plain)] == plain), None)
+    if not plain or start is None:
+        return None
+    added = (full[:start], full[start + len(plain) :])
+    if added == expected:
+        return None
+
+    def shown(ids: list[int]) -> str:
+        return " ".join(f"{tok.convert_ids_to_tokens(i)}({i})" for i in ids) or "nothing"
+
+    return (
+        f"tokenizer.json puts {shown(expected[0])} before and {shown(expected[1])} after each sentence, but "
+        f"the tokenizer as loaded puts {shown(added[0])} and {shown(added[1])} (special tokens in "
+        "tokenizer_config.json / special_tokens_map.json): inputs the model never saw"
+    )
 
 
 def _vocabulary_files(tok: Any) -> str | None:
@@ -186,7 +258,16 @@ def _constant_weights(model: Any) -> str | None:
 
     with torch.no_grad():
         for name, param in named():
-            if param.dim() != 2 or param.numel() < 64 or param.is_meta:
+            if param.is_meta or param.numel() < 16:
+                continue
+            if param.dim() == 1:  # a scale of 0 (a norm's weight) erases what passes through it
+                if name.endswith("weight") and not bool(param.any()):
+                    return (
+                        f"weight {name} ({param.shape[0]}) is 0 everywhere: every vector through it is "
+                        "erased; not trained weights"
+                    )
+                continue
+            if param.dim() != 2 or param.numel() < 64:
                 continue
             if bool(param.amax() == param.amin()):
                 value = float(param.flatten()[0])

@@ -299,7 +299,29 @@ def _checked_run(run: RunRecord) -> RunRecord:
     for name, values in (("cosine_similarities", run.cosine_similarities), ("gold", run.gold)):
         if values is not None and not all(map(math.isfinite, values)):
             raise ValueError(f"status ok with {name} that are not finite")
+    _consistent(run)
     return run
+
+
+def _consistent(run: RunRecord) -> None:
+    """One record, one score: mteb reads ``main_score``, the report ``cosine_spearman`` (MTEB's main
+    score for STS), so a record where they differ (a hand edit, a JSON key given twice) would show two
+    numbers; and its counts agree with its per-pair arrays."""
+    main, cosine = run.scores["main_score"], run.scores.get("cosine_spearman")
+    if cosine is not None and abs(main - cosine) > 1e-9:
+        raise ValueError(f"status ok with main_score {main:g} but cosine_spearman {cosine:g}: two scores")
+    if run.n_pairs is not None and run.n_pairs < 0:
+        raise ValueError(f"status ok with n_pairs {run.n_pairs}, below 0")
+    lengths = {
+        name: len(values)
+        for name, values in (("cosine_similarities", run.cosine_similarities), ("gold", run.gold))
+        if values
+    }
+    if run.n_pairs is not None and lengths:
+        lengths["n_pairs"] = run.n_pairs
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} {n}" for name, n in lengths.items())
+        raise ValueError(f"status ok with counts that disagree ({shown})")
 
 
 def write_model_meta(folder: Path, meta: dict[str, Any]) -> None:
@@ -483,6 +505,8 @@ def _load_each(
         try:
             yield load_file(path)
         except FileNotFoundError:  # gone since it was listed: moved by a concurrent run (migration)
+            if path.is_symlink() and problems is not None:  # a link to nothing is said, never left out
+                problems.append(f"{path}: a link to nothing (dangling, or a loop); not read")
             continue
         except StoreError as exc:
             message = str(exc)
