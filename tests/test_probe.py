@@ -234,6 +234,22 @@ def test_an_older_record_without_the_probe_reads_unflagged(tmp_path: Path) -> No
     assert page.leader is not None and page.leader.probe_flags == [] and page.degenerate_rows == []
 
 
+@pytest.mark.parametrize("field, value", [("gap", "0.5"), ("gap", True), ("n_paraphrase", "57")])
+def test_probe_figures_are_strict_numbers_when_read_back(tmp_path: Path, field: str, value: object) -> None:
+    """A hand-edited probe figure that is not a JSON number makes the record invalid, as a score's does."""
+    sound = ProbeResult(verdict="ok", gap=0.5, paraphrase_mean=0.8, unrelated_mean=0.3, n_paraphrase=57)
+    path = Path(_stored(tmp_path, sound).path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    runs = [run for block in data.values() if isinstance(block, dict) for run in block.get("runs", [])]
+    assert runs and all("probe" in run for run in runs)
+    for run in runs:
+        run["probe"][field] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+    errors: list[str] = []
+    assert store.load_results(tmp_path / "results", errors) == []
+    assert len(errors) == 1 and str(path) in errors[0] and f"probe holds {json.dumps(value)}" in errors[0]
+
+
 def _stored(tmp_path: Path, probe: ProbeResult | None) -> store.StoredResult:
     """One ok record written and read back as the store does (``probe`` None: a file without the field,
     as every harness before the probe wrote it)."""

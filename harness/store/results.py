@@ -41,7 +41,7 @@ from typing import Any
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.records import EncodeStats, RunRecord
+from harness.records import EncodeStats, ProbeResult, RunRecord
 from harness.store import io as store_io
 from harness.store import mteb_layout
 from harness.store.io import (
@@ -262,10 +262,14 @@ def _strict_numbers(raw: Any) -> None:
         **{name: raw.get(name) or [] for name in ("ci95", "cosine_similarities", "gold")},
         **{name: [raw[name]] for name in ("n_pairs", "evaluation_seconds") if raw.get(name) is not None},
     }
-    encode = raw.get("encode")
-    if isinstance(encode, dict):
-        numbers = set(EncodeStats.model_fields) - {"device", "dtype"}  # fields added later are read past
-        groups["encode"] = [v for k, v in encode.items() if k in numbers and v is not None]
+    for block, record_type, words in (
+        ("encode", EncodeStats, {"device", "dtype"}),
+        ("probe", ProbeResult, {"verdict"}),
+    ):
+        given = raw.get(block)
+        if isinstance(given, dict):
+            numbers = set(record_type.model_fields) - words  # fields added later are read past
+            groups[block] = [v for k, v in given.items() if k in numbers and v is not None]
     for name, values in groups.items():
         if isinstance(values, list) and not all(map(_is_number, values)):
             bad = next(v for v in values if not _is_number(v))
