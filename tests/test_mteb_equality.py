@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 from fixtures.tiny_models import make_centered_copy, make_prompted_copy, make_tiny_bert
-from fixtures.workspace import write_entry
+from fixtures.workspace import run_one_task
 
-from harness import run as runner
 from harness import store
 from harness.records import StsPairs, StsTask
 
@@ -75,22 +74,7 @@ def mteb_main_score(encoder, pairs: StsPairs) -> float:
 
 
 def harness_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path) -> store.StoredResult:
-    registry = tmp / "registry"
-    write_entry(registry, key, model_id, path)
-    options = runner.RunOptions(
-        languages=["en"],
-        task_names=[TASK],
-        results_dir=tmp / "results",
-        registry_dir=registry,
-        model_names=[key],
-        data_dir=data_dir,
-        cache_dir=tmp / "cache",
-        bootstrap_resamples=10,
-        allow_hub=False,
-        device="cpu",
-    )
-    said: list[str] = []
-    summary = runner.run(options, say=said.append)
+    summary, said = run_one_task(tmp, data_dir, key, model_id, path, TASK)
     assert not summary.failed, said
     (result,) = [r for r in store.load_results(tmp / "results") if r.model_key == key]
     assert result.run.status == "ok", result.run.error

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.tiny_models import make_tiny_bert
-from fixtures.workspace import write_entry
+from fixtures.workspace import run_one_task
 from test_mteb_equality import mteb_encoder, st_wrapper
 
 from harness.errors import ModelLoadError
@@ -163,25 +163,9 @@ def sts17(shared_dir: Path) -> tuple[StsPairs, Path]:
 
 def sim_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path, *, ok: bool = True):
     """`harness run` of one model on STS17 en-en; its one stored result (ok, unless told)."""
-    from harness import run as runner
     from harness import store
 
-    registry = tmp / "registry"
-    write_entry(registry, key, model_id, path)
-    options = runner.RunOptions(
-        languages=["en"],
-        task_names=[SIM_TASK],
-        results_dir=tmp / "results",
-        registry_dir=registry,
-        model_names=[key],
-        data_dir=data_dir,
-        cache_dir=tmp / "cache",
-        bootstrap_resamples=10,
-        allow_hub=False,
-        device="cpu",
-    )
-    said: list[str] = []
-    summary = runner.run(options, say=said.append)
+    summary, said = run_one_task(tmp, data_dir, key, model_id, path, SIM_TASK)
     assert bool(summary.failed) != ok, said
     (result,) = [
         r for r in store.load_results(tmp / "results") if r.model_key == key and r.run.subset == SIM_SUBSET
