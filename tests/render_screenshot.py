@@ -20,6 +20,7 @@ sys.path.insert(0, str(TESTS))
 
 from fixtures.results.builder import build_results, build_specs  # noqa: E402
 
+from harness.config import resolve  # noqa: E402
 from harness.report import build_reports, load_specs  # noqa: E402
 
 FLAGS = [
@@ -44,6 +45,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="also copy the rendered reports here")
     parser.add_argument("--results", type=Path, help="report these stored results (default: the fixtures)")
     parser.add_argument("--registry", type=Path, default=TESTS.parent / "registry", help="with --results")
+    parser.add_argument("--data-dir", type=Path, help="with --results (default: as `harness report` does)")
     parser.add_argument("--only", default="", help="show the summary and this section only (e.g. cost)")
     args = parser.parse_args()
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -53,7 +55,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.results:
-            build_reports(args.results, load_specs(args.registry), root / "reports")
+            # the data folder as `harness report` resolves it (option > environment > harness.toml):
+            # the task audits and the sample-row evidence of zero-shot read it
+            data_dir = resolve({"data_dir": args.data_dir}).existing_dir("data_dir")
+            specs = load_specs(args.registry, data_dir)
+            build_reports(args.results, specs, root / "reports", data_dir=data_dir)
         else:
             build_reports(
                 build_results(root / "results", demo=True), build_specs(demo=True), root / "reports"
