@@ -50,27 +50,26 @@ def centered(tmp_path_factory, tiny_bert_dir: Path, texts: list[str]) -> Path:
     return make_centered_copy(tiny_bert_dir, tmp_path_factory.mktemp("centered") / "m", texts)
 
 
-def mteb_main_score(encoder, pairs: StsPairs) -> float:
-    """mteb.evaluate on the task with its dataset filled from the same rows."""
+def mteb_task_scores(encoder, pairs: StsPairs, task_name: str = TASK, subset: str = SUBSET) -> dict:
+    """Every score mteb.evaluate stores for one subset's test split, its dataset filled from the same rows."""
     import datasets
     import mteb
 
-    task = mteb.get_task(TASK, hf_subsets=[SUBSET], eval_splits=["test"])
+    task = mteb.get_task(task_name, hf_subsets=[subset], eval_splits=["test"])
     rows = {"sentence1": list(pairs.sentence1), "sentence2": list(pairs.sentence2), "score": list(pairs.gold)}
-    task.dataset = {SUBSET: datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows)})}
+    task.dataset = {subset: datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows)})}
     task.data_loaded = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = mteb.evaluate(
-            encoder,
-            task,
-            cache=None,
-            show_progress_bar=False,
-            co2_tracker=False,
-        )
+        result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, co2_tracker=False)
     (scores,) = result.task_results[0].scores["test"]
-    assert scores["hf_subset"] == SUBSET
-    return float(scores["main_score"])
+    assert scores["hf_subset"] == subset
+    return scores
+
+
+def mteb_main_score(encoder, pairs: StsPairs) -> float:
+    """mteb.evaluate on the task with its dataset filled from the same rows."""
+    return float(mteb_task_scores(encoder, pairs)["main_score"])
 
 
 def harness_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path) -> store.StoredResult:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 from fixtures.tiny_models import make_tiny_bert
 from fixtures.workspace import run_one_task
-from test_mteb_equality import mteb_encoder, st_wrapper
+from test_mteb_equality import mteb_encoder, mteb_task_scores, st_wrapper
 
 from harness.errors import ModelLoadError
 from harness.records import RunSettings, StsPairs
@@ -176,18 +175,7 @@ def sim_run(tmp: Path, data_dir: Path, key: str, model_id: str, path: Path, *, o
 
 def mteb_scores(encoder, pairs: StsPairs) -> dict[str, float]:
     """Every score mteb.evaluate stores for the task, its dataset filled from the same rows."""
-    import datasets
-    import mteb
-
-    task = mteb.get_task(SIM_TASK, hf_subsets=[SIM_SUBSET], eval_splits=["test"])
-    rows = {"sentence1": list(pairs.sentence1), "sentence2": list(pairs.sentence2), "score": list(pairs.gold)}
-    task.dataset = {SIM_SUBSET: datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows)})}
-    task.data_loaded = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, co2_tracker=False)
-    (scores,) = result.task_results[0].scores["test"]
-    assert scores["hf_subset"] == SIM_SUBSET
+    scores = mteb_task_scores(encoder, pairs, SIM_TASK, SIM_SUBSET)
     return {key: float(scores[key]) for key in MTEB_SCORE_KEYS}
 
 
