@@ -24,7 +24,6 @@ from harness.records import EncodePath, Finding, ModelSpec, MtebFacts, Sourced
 __all__ = [
     "FAST_PATH",
     "MTEB_PATH",
-    "NON_COSINE",
     "MtebFacts",
     "encode_path",
     "facts_from_meta",
@@ -32,6 +31,7 @@ __all__ = [
     "model_meta",
     "model_similarity",
     "mteb_warnings",
+    "non_cosine",
     "with_mteb",
 ]
 
@@ -178,7 +178,13 @@ def model_similarity(facts: MtebFacts | None, model_dir: Path | None) -> str | N
     if named is None and model_dir is not None:
         data, _problem = read_json(Path(model_dir) / "config_sentence_transformers.json")
         named = data.get("similarity_fn_name") if isinstance(data, dict) else None
-    return named if named in NON_COSINE else None
+    return non_cosine(named)
+
+
+def non_cosine(name: object) -> str | None:
+    """`name` when it is a similarity function other than cosine that the STS scores have a column
+    for, else None (cosine: what a run records as no similarity at all)."""
+    return name if isinstance(name, str) and name in NON_COSINE else None
 
 
 # ------------------------------------------------------------------ cross-checks

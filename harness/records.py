@@ -452,12 +452,19 @@ class ProbeResult(Frozen):
     threshold: float | None = None  # a gap below it is degenerate
 
     @property
+    def gap_text(self) -> str:
+        """``probe gap 0.01``, or why the probe gave no verdict."""
+        if self.gap is None:
+            return f"probe not judged: {self.n_paraphrase} paraphrase pairs"
+        return f"probe gap {self.gap:.2f}"
+
+    @property
     def message(self) -> str:
         """``output looks degenerate: probe gap 0.01``, or what else the probe found."""
         if self.gap is None:
-            return f"probe not judged: {self.n_paraphrase} paraphrase pairs"
+            return self.gap_text
         flag = "output looks degenerate: " if self.verdict == "degenerate" else ""
-        return f"{flag}probe gap {self.gap:.2f}"
+        return f"{flag}{self.gap_text}"
 
 
 RunStatus = Literal["ok", "error", "unavailable"]

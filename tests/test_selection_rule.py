@@ -248,6 +248,9 @@ def test_settings_that_differ_are_said_in_words() -> None:
     other = record("fp32", 0.6, "2026-01-02T00:00:00", max_seq_length=128, encoder="mteb:loader")
     assert store.how_it_differs(other, base) == "max_seq_length 128, encoder mteb:loader"
     assert store.how_it_differs(base, other) == "max_seq_length 256, the sentence-transformers encoder"
+    dot = record("fp32", 0.6, "2026-01-03T00:00:00", max_seq_length=256, similarity="dot")
+    assert store.how_it_differs(dot, base) == "similarity dot"  # was: "settings <hash>"
+    assert store.how_it_differs(base, dot) == "similarity cosine"
 
 
 # ---------------------------------------------------------------- one function, used by every reader

@@ -249,7 +249,7 @@ def compare_models(
                 test,
                 zero_shot(by_key.get(key_a), unit.task),
                 zero_shot(by_key.get(key_b), unit.task),
-                *((r.degenerate or "").removeprefix("output looks degenerate: ") for r in (ra, rb)),
+                *(r.probe.gap_text if r.degenerate and r.probe else "" for r in (ra, rb)),
             )
         )
 

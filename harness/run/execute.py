@@ -153,12 +153,11 @@ class _Loader:
 def _similarity_not_planned(job: ModelJob, model: Any) -> str | None:
     """Why the run's settings miss the model's own similarity function (None: they do not miss it).
     Only a model fetched from the Hub can: its files were not at hand when the run was planned."""
-    from harness.mteb_meta import NON_COSINE
+    from harness.mteb_meta import non_cosine
 
     if job.weights.local_dir is not None or (job.spec.mteb is not None and job.spec.mteb.similarity):
         return None  # planned from the files, or mteb's metadata decides
-    own = getattr(model, "similarity_fn_name", None)
-    own = own if own in NON_COSINE else None
+    own = non_cosine(getattr(model, "similarity_fn_name", None))
     if own == job.settings.similarity:
         return None
     return (

@@ -154,6 +154,8 @@ def how_it_differs(item: Item, shown: Item) -> str:
         parts.append(f"encoder {a.encoder}" if a.encoder else "the sentence-transformers encoder")
     if a.evaluator_version != b.evaluator_version:
         parts.append(f"evaluator version {a.evaluator_version}")
+    if a.similarity != b.similarity:
+        parts.append(f"similarity {a.similarity or 'cosine'}")
     if (a.dims, a.precision) != (b.dims, b.precision):
         parts.append(f"vectors {a.dims or 'all'} dims, {a.precision or 'float32'}")
     return ", ".join(parts) or f"settings {_settings_hash(run)}"
