@@ -326,16 +326,15 @@ def _count(value: int | None, total: int | None = None) -> str:
 
 def audit_command(lang: str | None, data_dir: Path | None, as_json: bool) -> int:
     """``harness tasks --audit [--json]``: the audit of every task of a language with local data."""
-    folder = data_dir
     try:
-        tasks = catalog([lang] if lang else None, folder)
+        tasks = catalog([lang] if lang else None, data_dir)
     except (DataError, TaskUnavailable, ValueError) as exc:
         say(str(exc))
         return 2
     if not tasks:
         say(f"no STS tasks for language {lang!r}")
         return 0  # an empty listing is an answer (README "Exit status")
-    report = audit_tasks(tasks, folder)
+    report = audit_tasks(tasks, data_dir)
     if as_json:
         sys.stdout.write(
             json.dumps({"language": lang, **report.to_json()}, indent=2, ensure_ascii=True) + "\n"

@@ -51,9 +51,8 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
     from harness.console import table_console
 
     console = table_console()
-    folder = data_dir
     try:
-        tasks = catalog([lang] if lang else None, folder)
+        tasks = catalog([lang] if lang else None, data_dir)
     except (DataError, TaskUnavailable, ValueError) as exc:
         say(str(exc))
         return 2
@@ -63,8 +62,8 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
     offline = offline_reason()
     title = f"STS tasks{f' for {lang}' if lang else ''}"
     caption = (
-        f"data dir: {folder}"
-        if folder
+        f"data dir: {data_dir}"
+        if data_dir
         else f"no data dir (pass {KEYS['data_dir'].option} or set {KEYS['data_dir'].env}); "
         "cross-lingual subsets are listed only by task name"
     )
@@ -81,9 +80,9 @@ def tasks_command(lang: str | None, data_dir: Path | None) -> int:
         source = data_source(task)
         if source in ("generic", "reader"):
             shown = Path(task.local_files[0])
-            if folder is not None:
+            if data_dir is not None:
                 with contextlib.suppress(ValueError):
-                    shown = shown.relative_to(Path(folder).resolve())
+                    shown = shown.relative_to(Path(data_dir).resolve())
             data = f"local: {shown}"  # the path tells the layout (mteb/...) from a dataset's files
         elif task.hf_dataset:
             data = f"hub-only (offline: {offline})" if offline else "hub-only"
